@@ -20,8 +20,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+def _installed(module_name: str) -> bool:
+    try:
+        return importlib.util.find_spec(module_name) is not None
+    except ModuleNotFoundError:
+        return False
+
+
 def _available() -> dict[str, tuple[str, str]]:
-    return {name: entry for name, entry in COMMANDS.items() if importlib.util.find_spec(entry[0]) is not None}
+    return {name: entry for name, entry in COMMANDS.items() if _installed(entry[0])}
 
 
 def main(argv: list[str] | None = None) -> int:
