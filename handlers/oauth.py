@@ -1,0 +1,48 @@
+"""Handlers of the OAuth tag: client-credentials tokens (RFC 6749 §4.4)."""
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from connexion import request
+
+from uapi.services import current
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def _oauth_error(status: int, error: str, description: str, headers: dict[str, str] | None = None) -> tuple:
+    return {"error": error, "error_description": description}, status, {**NO_STORE, **(headers or {})}
+
+
+def _basic_credentials(header: str | None) -> tuple[str, str] | None:
+    if not header or not header.lower().startswith("basic "):
+        return None
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    client_id, sep, secret = decoded.partition(":")
+    return (client_id, secret) if sep else None
+
+
+async def issue_token(body: dict[str, Any] | None = None) -> tuple:
+    form = body or {}
+    basic = _basic_credentials(request.headers.get("authorization"))
+    client_id, client_secret = basic or (form.get("client_id"), form.get("client_secret"))
+    if form.get("grant_type") is None:
+        return _oauth_error(400, "invalid_request", "grant_type is required.")
+    if form["grant_type"] != "client_credentials":
+        return _oauth_error(400, "unsupported_grant_type", "Only the client_credentials grant is supported.")
+    if not client_id or client_secret is None:
+        return _oauth_error(401, "invalid_client", "Client credentials are required (form or HTTP Basic).",
+                            {"WWW-Authenticate": 'Basic realm="uapi"'})
+    services = current()
+    app = services.tokens.authenticate(str(client_id), str(client_secret))
+    if app is None:
+        return _oauth_error(401, "invalid_client", "Unknown client or wrong secret.",
+                            {"WWW-Authenticate": 'Basic realm="uapi"'})
+    token = await services.tokens.issue(app)
+    answer = {"access_token": token, "token_type": "Bearer", "expires_in": services.settings.token_ttl_seconds}
+    return answer, 200, NO_STORE

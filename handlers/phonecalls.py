@@ -1,0 +1,94 @@
+"""Handlers of the PhoneCalls tag: HTTP in, a call on the domain, HTTP out. No business rules."""
+from __future__ import annotations
+
+from typing import Any
+
+from connexion import request
+
+from uapi.accounts import Extension, Principal, User, require_type, resolve_extensions, resolve_user
+from uapi.errors import bad_request
+from uapi.services import Services, current
+
+NO_CONTENT = (None, 204)
+
+
+def _principal(token_info: dict[str, Any]) -> Principal:
+    return token_info["principal"]
+
+
+def _scope(services: Services, token_info: dict[str, Any], user_id: str, extension: str) -> tuple[User, list[Extension]]:
+    user = resolve_user(services.directory, _principal(token_info), user_id, extension)
+    return user, resolve_extensions(services.directory, user, extension)
+
+
+def _fields(services: Services, fields: str | None) -> set[str] | None:
+    if fields is None:
+        return None
+    names = set(fields.split(","))
+    unknown = sorted(names - services.phonecall_fields)
+    if unknown:
+        raise bad_request("fields_invalid", f"Unknown PhoneCall field(s): {', '.join(unknown)}.")
+    return names | {"id"}
+
+
+def _present(doc: dict[str, Any], fields: set[str] | None) -> dict[str, Any]:
+    call = dict(doc["call"])
+    base = f"{request.url.scheme}://{request.url.netloc}"
+    call["links"] = {"self": f"{base}/uapi/phoneCalls/{doc['userId']}/{call['extension']}/{call['id']}"}
+    return call if fields is None else {k: v for k, v in call.items() if k in fields}
+
+
+def _collection(docs: list[dict[str, Any]], total: int, start: int, fields: set[str] | None) -> dict[str, Any]:
+    entry = [_present(doc, fields) for doc in docs]
+    return {"startIndex": start, "itemsPerPage": len(entry), "totalResults": total, "entry": entry}
+
+
+async def create_simple_phone_call(user_id: str, body: dict[str, Any], token_info: dict[str, Any],
+                                   fields: str | None = None) -> tuple:
+    services = current()
+    wanted = _fields(services, fields)
+    user = resolve_user(services.directory, _principal(token_info), user_id, body["extension"])
+    (charged,) = resolve_extensions(services.directory, user, body["extension"], allow_self=False)
+    doc = await services.calls.create_simple(user, require_type(charged, "phone_terminal"), body)
+    return [_present(doc, wanted)], 200
+
+
+async def list_phone_calls(user_id: str, extension: str, token_info: dict[str, Any], count: int = 20,
+                           start_index: int = 0, fields: str | None = None) -> tuple:
+    services = current()
+    wanted = _fields(services, fields)
+    _, extensions = _scope(services, token_info, user_id, extension)
+    total, docs = await services.calls.list_live(extensions, start_index, count)
+    if total == 0:
+        return NO_CONTENT
+    return _collection(docs, total, start_index, wanted), 200
+
+
+async def get_phone_call(user_id: str, extension: str, phone_call_id: str, token_info: dict[str, Any],
+                         count: int = 20, start_index: int = 0, fields: str | None = None) -> tuple:
+    services = current()
+    wanted = _fields(services, fields)
+    _, extensions = _scope(services, token_info, user_id, extension)
+    doc = await services.calls.get(extensions, phone_call_id)
+    return _collection([doc][start_index:start_index + count], 1, start_index, wanted), 200
+
+
+async def hang_up_phone_calls(user_id: str, extension: str, token_info: dict[str, Any],
+                              phone_number: str | None = None, fields: str | None = None) -> tuple:
+    return await _hang_up(user_id, extension, None, phone_number, fields, token_info)
+
+
+async def hang_up_phone_call(user_id: str, extension: str, phone_call_id: str, token_info: dict[str, Any],
+                             phone_number: str | None = None, fields: str | None = None) -> tuple:
+    return await _hang_up(user_id, extension, phone_call_id, phone_number, fields, token_info)
+
+
+async def _hang_up(user_id: str, extension: str, phone_call_id: str | None, phone_number: str | None,
+                   fields: str | None, token_info: dict[str, Any]) -> tuple:
+    services = current()
+    wanted = _fields(services, fields)
+    _, extensions = _scope(services, token_info, user_id, extension)
+    hung_up = await services.calls.hang_up(extensions, phone_call_id, phone_number)
+    if not hung_up:
+        return NO_CONTENT
+    return [_present(doc, wanted) for doc in hung_up], 200

@@ -1,0 +1,93 @@
+"""create_app(settings): the Connexion AsyncApp serving openapi/uapi.yaml, fully wired.
+
+Routing and validation come from the spec; operations resolve to `handlers.<tag>.<snake_case
+operationId>`; every failure goes through `uapi.http_errors`; the store opens and closes with
+the app's lifespan.
+"""
+from __future__ import annotations
+
+import contextlib
+import re
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+import connexion
+import yaml
+from connexion.options import SwaggerUIOptions
+from connexion.resolver import Resolver
+
+from uapi.accounts import Directory
+from uapi.calls import CallService
+from uapi.http_compat import CompatibilityMiddleware
+from uapi.http_errors import AllowedMethods, exception_handler, handled_exceptions
+from uapi.services import Services
+from uapi.settings import DEMO_DIRECTORY, Settings
+from uapi.store import Store
+from uapi.switch.sim import SimulatedSwitch
+from uapi.tokens import TokenService
+from uapi.validation import VALIDATORS
+
+SPEC_URL = "/uapi/openapi.json"
+UI_PATH = "/uapi/ui"
+
+
+def snake_case(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+class TagResolver(Resolver):
+    """`hangUpPhoneCall` tagged PhoneCalls → `handlers.phonecalls.hang_up_phone_call`."""
+
+    def resolve_operation_id(self, operation: Any) -> str:
+        tags = operation._operation.get("tags") or ["default"]  # Connexion keeps the raw operation here
+        tag = tags[0]
+        return f"handlers.{tag.lower()}.{snake_case(operation.operation_id)}"
+
+
+def load_spec(path: Path) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def load_directory(settings: Settings) -> Directory:
+    return Directory.load(settings.directory_path or DEMO_DIRECTORY)
+
+
+def build_services(settings: Settings, directory: Directory, spec: dict[str, Any]) -> Services:
+    store = Store(settings.database_url)
+    fields = frozenset(spec["components"]["schemas"]["PhoneCall"]["properties"])
+    return Services(
+        settings=settings,
+        directory=directory,
+        store=store,
+        calls=CallService(directory, store, SimulatedSwitch(directory.simulator), settings.clock, settings.new_id),
+        tokens=TokenService(directory, store, settings.clock, settings.token_ttl_seconds),
+        phonecall_fields=fields,
+    )
+
+
+def create_app(settings: Settings, directory: Directory | None = None) -> CompatibilityMiddleware:
+    spec = load_spec(settings.spec_path)
+    services = build_services(settings, directory or load_directory(settings), spec)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Any) -> AsyncIterator[None]:
+        await services.store.start()
+        try:
+            yield
+        finally:
+            await services.store.close()
+
+    app = connexion.AsyncApp(__name__, lifespan=lifespan)
+    app.add_api(
+        spec,
+        resolver=TagResolver(),
+        pythonic_params=True,
+        validator_map=VALIDATORS,
+        swagger_ui_options=SwaggerUIOptions(spec_path=SPEC_URL, swagger_ui_path=UI_PATH),
+    )
+    handler = exception_handler(AllowedMethods(spec["paths"]))
+    for exc_type in handled_exceptions():
+        app.add_error_handler(exc_type, handler)
+    wrapped = CompatibilityMiddleware(app, services, settings.max_body_bytes)
+    return wrapped

@@ -1,0 +1,37 @@
+"""One Settings object for a server instance, filled from CLI flags and UAPI_* variables."""
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SPEC = PROJECT_ROOT / "openapi" / "uapi.yaml"
+DEMO_DIRECTORY = Path(__file__).resolve().parent / "demo_directory.yaml"
+
+
+def new_call_id() -> str:
+    """20 lowercase hex characters, like the original service's ids."""
+    return secrets.token_hex(10)
+
+
+@dataclass
+class Settings:
+    database_url: str = field(default_factory=lambda: os.environ.get("UAPI_DATABASE", "sqlite:///uapi.db"))
+    directory_path: Path | None = field(
+        default_factory=lambda: Path(os.environ["UAPI_DIRECTORY"]) if os.environ.get("UAPI_DIRECTORY") else None
+    )
+    spec_path: Path = DEFAULT_SPEC
+    token_ttl_seconds: int = 3600
+    call_duration_seconds: int = 3600
+    max_body_bytes: int = 65536
+    # Injected so tests can control time and ids exactly.
+    clock: Callable[[], float] = time.time
+    new_id: Callable[[], str] = new_call_id
+
+    @property
+    def uses_demo_directory(self) -> bool:
+        return self.directory_path is None

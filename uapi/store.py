@@ -1,0 +1,199 @@
+"""The SQL store: SQLAlchemy Core tables and the queries the domain needs.
+
+SQLite (the default, through aiosqlite) and PostgreSQL (through psycopg) run the same
+statements. Each state change of a call is one conditional UPDATE on its `version`, so of
+several concurrent writers exactly one wins and the others see that they lost.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    event,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
+
+metadata = MetaData()
+
+calls = Table(
+    "calls",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("organization_id", String(64), nullable=False),
+    Column("published", BigInteger, nullable=False),  # epoch milliseconds
+    Column("ended", BigInteger, nullable=True),  # epoch milliseconds; NULL while live
+    Column("version", Integer, nullable=False),
+    # The PhoneCall as answered (minus links): views and parties change together with
+    # `version`, so one JSON document keeps each transition a single-row UPDATE.
+    Column("doc", JSON().with_variant(JSONB(), "postgresql"), nullable=False),
+    Index("ix_calls_live_order", "ended", "published", "id"),
+)
+
+# Which extensions take part in a call: the index behind every per-extension query.
+call_members = Table(
+    "call_members",
+    metadata,
+    Column("call_id", String(64), primary_key=True),
+    Column("extension", String(40), primary_key=True),
+    Column("user_id", String(64), nullable=False),
+    Index("ix_call_members_extension", "extension", "call_id"),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),  # SHA-256 hex; the token itself is never stored
+    Column("client_id", String(255), nullable=False),
+    Column("account", String(255), nullable=False),
+    Column("expires_at", BigInteger, nullable=False),  # epoch seconds
+    Index("ix_tokens_expires_at", "expires_at"),
+)
+
+
+class DatabaseUrlError(ValueError):
+    """The --database URL names no supported database."""
+
+
+def async_url(url: str) -> str:
+    """The SQLAlchemy async URL for a `sqlite:///PATH` or `postgresql://` URL."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise DatabaseUrlError(f"{url!r} is not a database URL; use sqlite:///PATH or postgresql://USER@HOST/DB")
+    base = scheme.split("+", 1)[0]
+    if base == "sqlite":
+        return f"sqlite+aiosqlite://{rest}"
+    if base in ("postgresql", "postgres"):
+        return f"postgresql+psycopg://{rest}"
+    raise DatabaseUrlError(f"unsupported database {scheme!r}; use sqlite:///PATH or postgresql://USER@HOST/DB")
+
+
+@dataclass(frozen=True)
+class StoredCall:
+    id: str
+    version: int
+    ended: int | None
+    doc: dict[str, Any]
+
+    @property
+    def live(self) -> bool:
+        return self.ended is None
+
+
+def _row_to_call(row: Any) -> StoredCall:
+    return StoredCall(row.id, row.version, row.ended, row.doc)
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.url = async_url(url)
+        self.engine: AsyncEngine = _engine(self.url)
+
+    async def start(self) -> None:
+        async with self.engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    # -- calls ---------------------------------------------------------------------
+
+    async def insert_call(self, call_id: str, organization_id: str, published: int, ended: int | None,
+                          doc: dict, members: Sequence[tuple[str, str]]) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(calls.insert().values(id=call_id, organization_id=organization_id,
+                                                     published=published, ended=ended, version=0, doc=doc))
+            await conn.execute(call_members.insert(),
+                               [{"call_id": call_id, "extension": ext, "user_id": user} for ext, user in members])
+
+    async def find_call(self, call_id: str, extensions: Sequence[str]) -> StoredCall | None:
+        """The call, live or ended, when one of `extensions` takes part in it."""
+        query = select(calls).where(calls.c.id == call_id, calls.c.id.in_(_member_calls(extensions)))
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return _row_to_call(row) if row else None
+
+    async def load_call(self, call_id: str) -> StoredCall | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(calls).where(calls.c.id == call_id))).first()
+        return _row_to_call(row) if row else None
+
+    async def live_calls_page(self, extensions: Sequence[str], start: int, count: int,
+                              descending: bool = False) -> tuple[int, list[StoredCall]]:
+        """One page of the live calls of `extensions`, ordered by published then id, and the total."""
+        where = (calls.c.ended.is_(None), calls.c.id.in_(_member_calls(extensions)))
+        order = (calls.c.published.desc(), calls.c.id.desc()) if descending else (calls.c.published, calls.c.id)
+        async with self.engine.connect() as conn:
+            total = (await conn.execute(select(func.count()).select_from(calls).where(*where))).scalar_one()
+            rows = (await conn.execute(select(calls).where(*where).order_by(*order).offset(start).limit(count))).all()
+        return total, [_row_to_call(row) for row in rows]
+
+    async def all_live_calls(self, extensions: Sequence[str]) -> list[StoredCall]:
+        query = (select(calls).where(calls.c.ended.is_(None), calls.c.id.in_(_member_calls(extensions)))
+                 .order_by(calls.c.published, calls.c.id))
+        async with self.engine.connect() as conn:
+            return [_row_to_call(row) for row in (await conn.execute(query)).all()]
+
+    async def replace_call(self, call: StoredCall, doc: dict, ended: int | None) -> bool:
+        """Write the next state of a live call; False when another writer changed it first."""
+        statement = (update(calls)
+                     .where(calls.c.id == call.id, calls.c.version == call.version, calls.c.ended.is_(None))
+                     .values(doc=doc, ended=ended, version=call.version + 1))
+        async with self.engine.begin() as conn:
+            return (await conn.execute(statement)).rowcount == 1
+
+    # -- tokens --------------------------------------------------------------------
+
+    async def put_token(self, token_hash: str, client_id: str, account: str, expires_at: int) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(tokens.insert().values(token_hash=token_hash, client_id=client_id,
+                                                      account=account, expires_at=expires_at))
+
+    async def get_token(self, token_hash: str, now: int) -> tuple[str, str] | None:
+        query = select(tokens.c.client_id, tokens.c.account).where(tokens.c.token_hash == token_hash,
+                                                                   tokens.c.expires_at > now)
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return (row.client_id, row.account) if row else None
+
+    async def purge_tokens(self, now: int) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(tokens.delete().where(tokens.c.expires_at <= now))
+
+
+def _member_calls(extensions: Sequence[str]) -> Any:
+    return select(call_members.c.call_id).where(call_members.c.extension.in_(list(extensions)))
+
+
+def _engine(url: str) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        in_memory = url in ("sqlite+aiosqlite://", "sqlite+aiosqlite:///:memory:")
+        engine = create_async_engine(url, connect_args={"timeout": 30},
+                                     **({"poolclass": StaticPool} if in_memory else {}))
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            # WAL lets readers run beside the writer; NORMAL keeps every committed
+            # transaction across a process crash (only a power loss can cost the last ones).
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    # pool_pre_ping: the first query after a database restart must not fail.
+    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)

@@ -1,0 +1,119 @@
+"""Request validation mapped to the contract's error codes.
+
+Connexion validates parameters and bodies against the spec but answers problem+json with raw
+jsonschema text. These validators keep Connexion's checks and raise :class:`UapiError`
+instead, with the `x-error-code` the spec writes beside the parameter or body field that
+failed, and a short message in plain words.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, AsyncGenerator
+
+from connexion.datastructures import MediaTypeDict
+from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, ParameterValidator
+from jsonschema import Draft4Validator, ValidationError
+from jsonschema.exceptions import best_match
+
+from uapi.errors import bad_request
+
+REQUEST_INVALID = "request_invalid"
+
+
+def describe(error: ValidationError) -> str:
+    """A plain-words reason for a jsonschema failure, without echoing the schema."""
+    kind = error.validator
+    value = error.validator_value
+    reasons = {
+        "type": f"must be of type {value}",
+        "pattern": "has an invalid format",
+        "enum": "must be one of " + ", ".join(map(str, value)) if isinstance(value, list) else "is not allowed",
+        "minimum": f"must be at least {value}",
+        "maximum": f"must be at most {value}",
+        "minLength": f"must have at least {value} characters",
+        "maxLength": f"must have at most {value} characters",
+        "minItems": f"must have at least {value} items",
+        "maxItems": f"must have at most {value} items",
+        "required": "is required",
+        "oneOf": "is neither a number nor a list of numbers",
+        "format": f"must be a valid {value}",
+    }
+    return reasons.get(str(kind), "is invalid")
+
+
+class UapiParameterValidator(ParameterValidator):
+    """Parameter checks that fail with the parameter's `x-error-code`."""
+
+    @staticmethod
+    def validate_parameter(parameter_type: str, value: Any, param: dict, param_name: str | None = None) -> None:
+        code = param.get("x-error-code", REQUEST_INVALID)
+        name = param.get("name", param_name or "parameter")
+        if value is None:
+            if param.get("required"):
+                raise bad_request(code, f"The {parameter_type} parameter {name} is required.")
+            return
+        schema = param.get("schema", param)
+        errors = list(Draft4Validator(schema, format_checker=Draft4Validator.FORMAT_CHECKER).iter_errors(value))
+        if errors:
+            raise bad_request(code, f"The {parameter_type} parameter {name} {describe(best_match(errors))}.")
+
+
+class UapiJSONBodyValidator(JSONRequestBodyValidator):
+    """Body checks: bytes that are not UTF-8 JSON, and fields with their `x-error-code`."""
+
+    async def _parse(self, stream: AsyncGenerator[bytes, None], scope: Any) -> Any:
+        raw = b"".join([chunk async for chunk in stream])
+        if not raw.strip():
+            return None
+        try:
+            return json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise bad_request(REQUEST_INVALID, "The request body is not UTF-8.") from None
+        except json.JSONDecodeError as exc:
+            raise bad_request(REQUEST_INVALID, f"The request body is not valid JSON ({exc.msg} at line {exc.lineno}).") from None
+
+    def _validate(self, body: Any) -> dict | None:
+        if body is None:
+            raise bad_request(REQUEST_INVALID, "A JSON request body is required.")
+        if not isinstance(body, dict):
+            raise bad_request(REQUEST_INVALID, "The request body must be a JSON object.")
+        errors = list(self._validator.iter_errors(body))
+        if not errors:
+            return None
+        error = best_match(errors)
+        path = list(error.absolute_path)
+        if error.validator == "required":
+            missing = [name for name in error.validator_value if name not in (error.instance or {})]
+            path.append(missing[0] if missing else "")
+        raise bad_request(_field_code(self._schema, path), f"The body field {_dotted(path)} {describe(error)}.")
+
+
+def _field_code(schema: dict, path: list[Any]) -> str:
+    """The `x-error-code` of the deepest schema node on `path` that declares one."""
+    code = schema.get("x-error-code", REQUEST_INVALID)
+    node: Any = schema
+    for step in path:
+        if not isinstance(node, dict):
+            break
+        if isinstance(step, int):
+            node = node.get("items", {})
+        else:
+            node = node.get("properties", {}).get(step, {})
+        if isinstance(node, dict) and "x-error-code" in node:
+            code = node["x-error-code"]
+    return code
+
+
+def _dotted(path: list[Any]) -> str:
+    text = ""
+    for step in path:
+        text += f"[{step}]" if isinstance(step, int) else (f".{step}" if text else str(step))
+    return text or "(body)"
+
+
+VALIDATORS = {
+    **VALIDATOR_MAP,
+    "parameter": UapiParameterValidator,
+    "body": MediaTypeDict({**VALIDATOR_MAP["body"], "*/*json": UapiJSONBodyValidator}),
+}
+
