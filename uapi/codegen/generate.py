@@ -1,0 +1,128 @@
+"""Render client libraries: one Jinja2 template per output file.
+
+Templates live in `templates/<lang>/`, mirrored path for path (`uapi_client/
+models.py.j2` renders `uapi_client/models.py`). `--templates DIR` overrides
+single files by the same relative path. Output depends only on the spec and
+the templates, never on time or environment, so regenerating is byte-stable.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from uapi.codegen import examples
+from uapi.codegen.lang_python import PythonLang
+from uapi.codegen.lang_typescript import TypeScriptLang
+from uapi.codegen.model import Api, load_api
+from uapi.codegen.names import camel, pascal, snake
+from uapi.codegen.spec import CodegenError, Problem
+
+TEMPLATE_ROOT = Path(__file__).parent / "templates"
+LANGUAGES = ("python", "typescript")
+DEFAULT_OUT = {"python": "generated/python", "typescript": "generated/typescript"}
+# Lists what the last generation wrote, so regeneration can remove files a
+# changed spec no longer produces without touching anything else in the folder.
+MANIFEST = ".uapi-generated"
+# Text between these marks is TypeScript-only: kept (marks removed) in .ts
+# output, dropped in .js output. This is what lets dist/index.js be rendered
+# from the same template as src/index.ts without a TypeScript compiler.
+TS_ONLY = re.compile("⟪(.*?)⟫", re.S)
+
+PACKAGE = {"python": {"distribution": "uapi-client", "module": "uapi_client"},
+           "typescript": {"name": "uapi-client"}}
+
+
+def template_names(lang: str, templates_dir: str | Path | None = None) -> list[str]:
+    builtin = _builtin(lang)
+    names = sorted(p.relative_to(builtin).as_posix() for p in builtin.rglob("*.j2"))
+    if templates_dir is not None:
+        override = Path(templates_dir)
+        if not override.is_dir():
+            raise CodegenError([Problem("--templates", f"{override} is not a directory")])
+        unknown = sorted(p.relative_to(override).as_posix() for p in override.rglob("*.j2")
+                         if p.relative_to(override).as_posix() not in names)
+        if unknown:
+            # An override that matches nothing would be ignored; say so instead.
+            raise CodegenError([Problem("--templates", f"no built-in {lang} template named {n!r} to override")
+                                for n in unknown])
+    return names
+
+
+def render(api: Api, lang: str, templates_dir: str | Path | None = None) -> dict[str, str]:
+    """All output files of `lang` for `api`, as {relative path: text}."""
+    names = template_names(lang, templates_dir)
+    loaders: list[jinja2.BaseLoader] = []
+    if templates_dir is not None:
+        loaders.append(jinja2.FileSystemLoader(str(templates_dir)))
+    loaders.append(jinja2.FileSystemLoader(str(_builtin(lang))))
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        undefined=jinja2.StrictUndefined,  # a typo in a template must fail, not render blank
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+    helper = PythonLang(api) if lang == "python" else TypeScriptLang(api)
+    env.filters.update(helper.filters())
+    env.filters.update({"snake": snake, "camel": camel, "pascal": pascal})
+    context: dict[str, Any] = {
+        "api": api,
+        "package": PACKAGE[lang],
+        "snippets": examples.plan(api),
+        "ops_by_id": {op.operation_id: op for op in api.operations},
+    }
+    files: dict[str, str] = {}
+    for name in names:
+        out_name = name[: -len(".j2")]
+        text = env.get_template(name).render(context)
+        files[out_name] = _finish(out_name, text)
+    files[MANIFEST] = "# Files written by `uapi generate`; regeneration replaces them.\n" + "".join(
+        f"{n}\n" for n in sorted(files))
+    return files
+
+
+def generate(lang: str, spec_path: str | Path, templates_dir: str | Path | None = None) -> dict[str, str]:
+    if lang not in LANGUAGES:
+        raise CodegenError([Problem("--lang", f"unknown language {lang!r}; choose from {', '.join(LANGUAGES)}")])
+    return render(load_api(spec_path), lang, templates_dir)
+
+
+def write_tree(files: dict[str, str], out_dir: str | Path) -> list[str]:
+    """Write `files` under `out_dir`, removing files an earlier generation wrote but this one did not."""
+    root = Path(out_dir)
+    stale: set[str] = set()
+    manifest = root / MANIFEST
+    if manifest.exists():
+        stale = {line for line in manifest.read_text(encoding="utf-8").splitlines()
+                 if line and not line.startswith("#")} - files.keys()
+    changed = []
+    for name, text in files.items():
+        path = root / name
+        data = text.encode("utf-8")
+        if path.exists() and path.read_bytes() == data:
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        changed.append(name)
+    for name in sorted(stale):
+        (root / name).unlink(missing_ok=True)
+    return changed
+
+
+def _builtin(lang: str) -> Path:
+    return TEMPLATE_ROOT / lang
+
+
+def _finish(name: str, text: str) -> str:
+    if name.endswith(".js"):
+        text = TS_ONLY.sub("", text)
+        # Dropped declarations leave runs of blank lines behind.
+        text = re.sub(r"\n{3,}", "\n\n", text)
+    else:
+        text = TS_ONLY.sub(r"\1", text)
+    text = "\n".join(line.rstrip() for line in text.splitlines())
+    return text.strip("\n") + "\n" if text.strip() else ""

@@ -1,0 +1,220 @@
+"""Python spellings of the intermediate model, exposed to templates as filters.
+
+Recursive conversions (decode/encode expressions of nested arrays, unions and
+models) are far clearer as Python than as recursive Jinja macros, so they live
+here; the templates keep the file structure and prose.
+"""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from uapi.codegen.examples import ResultRef, Var
+from uapi.codegen.model import Api, Operation
+from uapi.codegen.names import python_ident, snake
+from uapi.codegen.types import Property, TypeRef
+
+# Attribute names the generated dataclasses define themselves.
+MODEL_TAKEN = frozenset({"additional_properties", "to_dict", "from_dict"})
+
+_DECODE_CHECK = {
+    "string": "isinstance({x}, str)",
+    "integer": "(isinstance({x}, int) and not isinstance({x}, bool))",
+    "number": "(isinstance({x}, (int, float)) and not isinstance({x}, bool))",
+    "boolean": "isinstance({x}, bool)",
+    "object": "isinstance({x}, dict)",
+    "array": "isinstance({x}, list)",
+}
+
+
+class PythonLang:
+    def __init__(self, api: Api) -> None:
+        self.api = api
+
+    def filters(self) -> dict[str, Any]:
+        return {
+            "pytype": self.pytype, "pydecode": self.decode, "pyencode": self.encode, "pyrepr": pyrepr,
+            "pyattr": attr, "pydoc": docstring, "pypath": path_expr, "snake": snake,
+            "pyparam_type": self.param_type, "pybody_type": self.body_type, "pyvalue": self.value,
+            "pyresult_var": result_var, "pyclient_imports": self.client_imports,
+            "pyclient_typing": self.client_typing,
+        }
+
+    def client_imports(self, api: Api) -> list[str]:
+        """Model names and decoders the client module uses, so it imports nothing unused."""
+        names: set[str] = set()
+        for op in api.operations:
+            if op.result is not None:
+                names |= {op.result.name, "decode_" + snake(op.result.name)}
+            if op.body is not None:
+                names.add(op.body.type.name)
+            if op.pagination is not None:
+                names |= _type_names(op.pagination.item)
+        return sorted(names, key=lambda n: (n.startswith("decode_"), n))
+
+    def client_typing(self, api: Api) -> set[str]:
+        needed = set()
+        for op in api.operations:
+            if op.body is not None and op.body.type.kind == "model":
+                needed.add("Any")  # Mapping[str, Any] bodies
+            if any(p.type.kind == "array" for p in op.parameters):
+                needed.add("Sequence")
+        return needed
+
+    def value(self, value: Any) -> str:
+        """A README argument: JSON data whose leaves may be credentials or earlier results."""
+        if isinstance(value, Var):
+            return value.name
+        if isinstance(value, ResultRef):
+            return self._access(value)
+        if isinstance(value, list):
+            return "[" + ", ".join(self.value(v) for v in value) + "]"
+        if isinstance(value, dict):
+            return "{" + ", ".join(f"{pyrepr(str(k))}: {self.value(v)}" for k, v in value.items()) + "}"
+        return pyrepr(value)
+
+    def _access(self, ref: ResultRef) -> str:
+        out = result_var(ref.operation)
+        t = ref.operation.result
+        for token in ref.tokens:
+            while t is not None and t.kind == "alias":
+                t = self.api.schemas[t.name].type  # type: ignore[union-attr]
+            model = self.api.model(t.name) if t is not None and t.kind == "model" else None
+            if t is not None and t.kind == "array" and token.isdigit():
+                out, t = f"{out}[{token}]", t.item
+            elif model is not None:
+                prop = next(p for p in model.properties if p.json_name == token)
+                out, t = f"{out}.{attr(prop)}", prop.type
+            else:
+                out, t = f"{out}[{pyrepr(token)}]", None
+        return out
+
+    def pytype(self, t: TypeRef) -> str:
+        if t.enum:
+            return "Literal[" + ", ".join(pyrepr(v) for v in t.enum) + "]"
+        simple = {"string": "str", "integer": "int", "number": "float", "boolean": "bool", "any": "Any"}
+        if t.kind in simple:
+            return simple[t.kind]
+        if t.kind in ("model", "alias"):
+            return t.name
+        if t.kind == "array":
+            assert t.item is not None
+            return f"list[{self.pytype(t.item)}]"
+        if t.kind == "map":
+            assert t.item is not None
+            return f"dict[str, {self.pytype(t.item)}]"
+        return " | ".join(self.pytype(v) for v in t.variants)
+
+    def param_type(self, t: TypeRef) -> str:
+        # Arrays are read, never kept: any sequence will do.
+        if t.kind == "array" and t.item is not None:
+            return f"Sequence[{self.pytype(t.item)}]"
+        return self.pytype(t)
+
+    def body_type(self, t: TypeRef) -> str:
+        """Request bodies take the model or a plain mapping with the JSON names."""
+        return f"{t.name} | Mapping[str, Any]" if t.kind == "model" else self.pytype(t)
+
+    def decode(self, t: TypeRef, expr: str, depth: int = 0) -> str:
+        """Expression turning decoded JSON `expr` into a value of type `t`."""
+        if t.kind == "model":
+            return f"{t.name}.from_dict({expr})"
+        if t.kind == "alias":
+            return f"decode_{snake(t.name)}({expr})"
+        if t.kind in ("array", "map"):
+            assert t.item is not None
+            var = f"v{depth}"
+            inner = self.decode(t.item, var, depth + 1)
+            if t.kind == "array":
+                return f"list({expr})" if inner == var else f"[{inner} for {var} in {expr}]"
+            return f"dict({expr})" if inner == var else f"{{k{depth}: {inner} for k{depth}, {var} in {expr}.items()}}"
+        if t.kind == "union":
+            return self._chain(t, expr, depth, self.decode, lambda v: _DECODE_CHECK[v.json_kind or "object"])
+        return expr
+
+    def encode(self, t: TypeRef, expr: str, depth: int = 0) -> str:
+        """Expression turning a value of type `t` into JSON-ready data."""
+        if t.kind == "model":
+            return f"{expr}.to_dict()"
+        if t.kind == "alias":
+            return f"encode_{snake(t.name)}({expr})"
+        if t.kind in ("array", "map"):
+            assert t.item is not None
+            var = f"v{depth}"
+            inner = self.encode(t.item, var, depth + 1)
+            if t.kind == "array":
+                return f"list({expr})" if inner == var else f"[{inner} for {var} in {expr}]"
+            return f"dict({expr})" if inner == var else f"{{k{depth}: {inner} for k{depth}, {var} in {expr}.items()}}"
+        if t.kind == "union":
+            return self._chain(t, expr, depth, self.encode, self._encode_check)
+        return expr
+
+    def _encode_check(self, t: TypeRef) -> str:
+        # Python values of model members are instances, not dicts.
+        target = t
+        while target.kind == "alias":
+            target = self.api.schemas[target.name].type  # type: ignore[union-attr]
+        if target.kind == "model":
+            return f"isinstance({{x}}, {target.name})"
+        return _DECODE_CHECK[t.json_kind or "object"]
+
+    def _chain(self, t: TypeRef, expr: str, depth: int, convert: Any, check: Any) -> str:
+        *tested, last = t.variants
+        out = convert(last, expr, depth)
+        for variant in reversed(tested):
+            out = f"({convert(variant, expr, depth)} if {check(variant).format(x=expr)} else {out})"
+        return out
+
+
+def _type_names(t: TypeRef) -> set[str]:
+    names = {t.name} if t.kind in ("model", "alias") else set()
+    for inner in (t.item, *t.variants):
+        if inner is not None:
+            names |= _type_names(inner)
+    return names
+
+
+def result_var(op: Operation) -> str:
+    return python_ident(op.operation_id) + "_result"
+
+
+def attr(prop: Property) -> str:
+    return python_ident(prop.json_name, MODEL_TAKEN)
+
+
+def pyrepr(value: Any) -> str:
+    """A Python literal for JSON data; strings double-quoted like the rest of the code."""
+    if value is None:
+        return "None"
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ", ".join(pyrepr(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{pyrepr(str(k))}: {pyrepr(v)}" for k, v in value.items()) + "}"
+    raise TypeError(f"no Python literal for {value!r}")
+
+
+def docstring(text: str, indent: int = 4) -> str:
+    """Body of a triple-quoted docstring: escaped and indented; blank lines kept blank."""
+    text = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"').strip()
+    pad = " " * indent
+    return "\n".join(pad + line if line.strip() else "" for line in text.splitlines()).lstrip()
+
+
+def path_expr(op: Operation) -> str:
+    """The request path as a concatenation, so braces or quotes in literals stay inert."""
+    parts: list[str] = []
+    by_name = {p.name: p for p in op.params_in("path")}
+    for i, piece in enumerate(re.split(r"\{([^}]+)\}", op.path)):
+        if i % 2:
+            parts.append(f"_core.path_segment({by_name[piece].py_name})")
+        elif piece:
+            parts.append(json.dumps(piece))
+    return " + ".join(parts) or '""'
+

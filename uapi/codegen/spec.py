@@ -1,0 +1,87 @@
+"""Loading an OpenAPI document and walking it by JSON pointer.
+
+Every error the generator raises names the JSON pointer of the construct it
+refused, so a spec author can jump straight to it; this module owns that
+vocabulary (pointers, local `$ref` resolution, the error type).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One construct the generator cannot express, located by JSON pointer."""
+
+    pointer: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.pointer}: {self.message}"
+
+
+class CodegenError(Exception):
+    """Generation refused; carries every problem found, not just the first."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def pointer(base: str, *tokens: str | int) -> str:
+    """Append tokens to a JSON pointer, escaping `~` and `/` (RFC 6901)."""
+    out = base
+    for token in tokens:
+        out += "/" + str(token).replace("~", "~0").replace("/", "~1")
+    return out
+
+
+def load_document(path: str | Path) -> dict[str, Any]:
+    """Read a YAML or JSON spec; mapping order is kept, which keeps output order stable."""
+    text = Path(path).read_text(encoding="utf-8")
+    data = yaml.safe_load(text)
+    if not isinstance(data, dict):
+        raise CodegenError([Problem("#", "the document is not a mapping")])
+    version = str(data.get("openapi", ""))
+    if not version.startswith("3.0"):
+        raise CodegenError([Problem("#/openapi", f"only OpenAPI 3.0.x is supported, got {version or 'nothing'!r}")])
+    return data
+
+
+class Resolver:
+    """Follows local `$ref`s; external references are refused."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.document = document
+
+    def lookup(self, ref: str, where: str) -> Any:
+        if not ref.startswith("#/"):
+            raise CodegenError([Problem(where, f"only local references are supported, got {ref!r}")])
+        node: Any = self.document
+        for raw in ref[2:].split("/"):
+            token = raw.replace("~1", "/").replace("~0", "~")
+            if isinstance(node, dict) and token in node:
+                node = node[token]
+            elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+                node = node[int(token)]
+            else:
+                raise CodegenError([Problem(where, f"reference {ref!r} points nowhere")])
+        return node
+
+    def deref(self, node: Any, where: str) -> tuple[Any, str]:
+        """Resolve a chain of references; returns the target and its own pointer."""
+        seen: list[str] = []
+        while isinstance(node, dict) and "$ref" in node:
+            ref = node["$ref"]
+            if not isinstance(ref, str):
+                raise CodegenError([Problem(where, "$ref must be a string")])
+            if ref in seen:
+                raise CodegenError([Problem(where, f"reference cycle through {ref!r}")])
+            seen.append(ref)
+            node = self.lookup(ref, where)
+            where = ref
+        return node, where
