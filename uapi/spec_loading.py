@@ -34,7 +34,8 @@ def load_spec(path: str | Path) -> dict[str, Any]:
         raise SpecError(f"cannot parse {path}: {exc}") from exc
     if not isinstance(data, dict):
         raise SpecError(f"{path}: top level is not a mapping")
-    return _stringify_keys(data)
+    stringified: dict[str, Any] = _stringify_keys(data)
+    return stringified
 
 
 def _stringify_keys(node: Any) -> Any:

@@ -49,8 +49,8 @@ class Report:
         return bool(self.breaking)
 
     def render(self) -> str:
-        lines = ["Breaking changes:"] + [str(c) for c in self.breaking or ["(none)"]]
-        lines += ["Non-breaking changes:"] + [str(c) for c in self.non_breaking or ["(none)"]]
+        lines = ["Breaking changes:"] + ([str(c) for c in self.breaking] or ["(none)"])
+        lines += ["Non-breaking changes:"] + ([str(c) for c in self.non_breaking] or ["(none)"])
         return "\n".join(lines)
 
 
