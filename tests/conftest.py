@@ -19,6 +19,7 @@ from tests.support.postgres import throwaway_postgres  # noqa: E402
 from uapi.accounts import Directory  # noqa: E402
 from uapi.app import create_app  # noqa: E402
 from uapi.settings import Settings  # noqa: E402
+from uapi.store import metadata  # noqa: E402
 
 TEST_DIRECTORY = Path(__file__).parent / "support" / "directory.yaml"
 START = datetime(2026, 11, 27, 5, 27, tzinfo=timezone.utc).timestamp()  # the spec examples' instant
@@ -48,11 +49,17 @@ def fresh_postgres_database(server_url: str) -> str:
     return server_url.rsplit("/", 1)[0] + f"/{name}"
 
 
+@pytest.fixture(scope="session")
+def postgres_database(postgres_server: str) -> str:
+    """One database for the API tests; each test empties its tables (see `app`)."""
+    return fresh_postgres_database(postgres_server)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'uapi.db'}"
-    return fresh_postgres_database(request.getfixturevalue("postgres_server"))
+    return request.getfixturevalue("postgres_database")
 
 
 @pytest.fixture
@@ -75,7 +82,11 @@ def settings(database_url: str, clock: FakeClock) -> Settings:
 @pytest.fixture
 async def app(settings: Settings, directory: Directory) -> AsyncIterator[object]:
     application = create_app(settings, directory)
-    await application.services.store.start()
+    store = application.services.store
+    await store.start()
+    async with store.engine.begin() as conn:
+        for table in reversed(metadata.sorted_tables):
+            await conn.execute(table.delete())
     try:
         yield application
     finally:
