@@ -9,6 +9,7 @@ pointer instead of being approximated.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 from uapi.codegen.names import pascal
@@ -243,12 +244,21 @@ class SchemaConverter:
                 problems.extend(exc.problems)
                 continue
             description = _text(schema, "description") if isinstance(schema, dict) else ""
+            self._describe_inline(t, f"The `{json_name}` field of `{name}`.")
             properties.append(Property(json_name, t, json_name in required, description))
         for missing in sorted(required - fields.keys()):
             problems.append(Problem(pointer(where, "required"), f"required property {missing!r} is not declared"))
         if problems:
             raise CodegenError(problems)
         self.defs.models[name] = ModelDef(name, where, placeholder.description, tuple(properties), is_open)
+
+    def _describe_inline(self, t: TypeRef, text: str) -> None:
+        """Give an undocumented inline object (e.g. `Error.error`) a docstring saying where it sits."""
+        while t.kind == "array" and t.item is not None:
+            t = t.item
+        model = self.defs.models.get(t.name) if t.kind == "model" else None
+        if model is not None and not model.description and model.pointer in self._inline:
+            self.defs.models[t.name] = replace(model, description=text)
 
     def _collect(self, node: dict[str, Any], where: str) -> tuple[dict[str, tuple[Any, str]], set[str], bool]:
         """Properties of an object schema, with allOf members merged in order."""
