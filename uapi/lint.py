@@ -308,15 +308,18 @@ def _error_code_snake_case(document: Node) -> Iterator[Hit]:
 @rule("error-schema")
 def _error_responses_use_error_schema(document: Node) -> Iterator[Hit]:
     for op in iter_operations(document):
+        # An operation bound to another error format by a standard (OAuth's RFC 6749 bodies)
+        # says so with x-error-schema; its errors must then all use that schema.
+        expected = op.node.get("x-error-schema", ERROR_SCHEMA_REF)
         for code, raw in (op.node.get("responses") or {}).items():
             if str(code)[:1] not in ("4", "5"):
                 continue
             response, where = resolve(document, raw, child(op.where, "responses", code))
             media = (response.get("content") or {}).get("application/json")
             if not isinstance(media, dict):
-                yield where, f"{code} response has no application/json body; use {ERROR_SCHEMA_REF}"
-            elif (media.get("schema") or {}).get("$ref") != ERROR_SCHEMA_REF:
-                yield child(where, "content", "application/json", "schema"), f"{code} response schema must be $ref {ERROR_SCHEMA_REF}"
+                yield where, f"{code} response has no application/json body; use {expected}"
+            elif (media.get("schema") or {}).get("$ref") != expected:
+                yield child(where, "content", "application/json", "schema"), f"{code} response schema must be $ref {expected}"
 
 
 # --- unused components -------------------------------------------------------

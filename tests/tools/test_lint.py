@@ -274,6 +274,23 @@ def error_response_only_text(s: Spec) -> None:
     get(s)["responses"]["415"] = {"description": "x", "content": {"text/plain": {"schema": {"type": "string"}}}}
 
 
+@case("error-schema", f"{GET}/responses/404/content/{JSON}/schema")
+def operation_declaring_another_error_schema_but_using_the_default(s: Spec) -> None:
+    # x-error-schema binds every error of the operation to the schema it names.
+    get(s)["x-error-schema"] = "#/components/schemas/Call"
+
+
+def test_an_operation_may_declare_its_own_error_schema() -> None:
+    spec = load_spec(Path(__file__).parent / "specs" / "clean.yaml")
+    operation = spec["paths"]["/uapi/phoneCalls/{userId}/{phoneCallId}"]["get"]
+    operation["x-error-schema"] = "#/components/schemas/Call"
+    for response in operation["responses"].values():
+        for media in (response.get("content") or {}).values():
+            if media.get("schema", {}).get("$ref") == "#/components/schemas/Error":
+                media["schema"] = {"$ref": "#/components/schemas/Call"}
+    assert [f for f in lint(spec) if f.rule == "error-schema"] == []
+
+
 # --- unused components -------------------------------------------------------
 
 UNUSED = {
