@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from uapi.codegen.names import pascal, python_ident, snake, ts_ident
 from uapi.codegen.schemas import SchemaConverter
-from uapi.codegen.spec import CodegenError, Problem, Resolver, load_document, pointer
+from uapi.codegen.spec import CodegenError, Problem, Resolver, load_document, parse_document, pointer
 from uapi.codegen.types import AliasDef, ModelDef, TypeRef
 
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
@@ -188,6 +188,10 @@ class Api:
 def load_api(spec_path: str | Path) -> Api:
     """Read the spec at `spec_path`; raises CodegenError listing every refused construct."""
     return ApiBuilder(load_document(spec_path)).build()
+
+
+def api_from_text(text: str) -> Api:
+    return ApiBuilder(parse_document(text)).build()
 
 
 class ApiBuilder:

@@ -42,8 +42,14 @@ def pointer(base: str, *tokens: str | int) -> str:
 
 def load_document(path: str | Path) -> dict[str, Any]:
     """Read a YAML or JSON spec; mapping order is kept, which keeps output order stable."""
-    text = Path(path).read_text(encoding="utf-8")
-    data = yaml.safe_load(text)
+    return parse_document(Path(path).read_text(encoding="utf-8"))
+
+
+def parse_document(text: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise CodegenError([Problem("#", f"not YAML or JSON: {exc}")]) from exc
     if not isinstance(data, dict):
         raise CodegenError([Problem("#", "the document is not a mapping")])
     version = str(data.get("openapi", ""))
