@@ -120,8 +120,10 @@ class Api:
         return await self.http.request(method, path, headers=headers, **kwargs)  # type: ignore[arg-type]
 
     async def create(self, destination: object = "8887777", as_: str = "john", user: str = "@me",
-                     extension: str = "210", **view: object) -> dict:
-        body = {"extension": extension, "phoneCallView": [{"destination": destination, **view}]}
+                     extension: str = "210", nonce: str | None = None, **view: object) -> dict:
+        body: dict = {"extension": extension, "phoneCallView": [{"destination": destination, **view}]}
+        if nonce is not None:
+            body["nonce"] = nonce
         response = await self.request("POST", f"/uapi/phoneCalls/{user}/simple", as_=as_, json=body)
         assert response.status_code == 200, response.text
         return response.json()[0]
