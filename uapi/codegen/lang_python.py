@@ -51,6 +51,8 @@ class PythonLang:
                 names.add(op.body.type.name)
             if op.pagination is not None:
                 names |= _type_names(op.pagination.item)
+            for param in op.parameters:
+                names |= _type_names(param.type)
         return sorted(names, key=lambda n: (n.startswith("decode_"), n))
 
     def client_typing(self, api: Api) -> set[str]:
@@ -163,7 +165,9 @@ class PythonLang:
         *tested, last = t.variants
         out = convert(last, expr, depth)
         for variant in reversed(tested):
-            out = f"({convert(variant, expr, depth)} if {check(variant).format(x=expr)} else {out})"
+            branch = convert(variant, expr, depth)
+            if branch != out:  # members needing no conversion need no test either
+                out = f"({branch} if {check(variant).format(x=expr)} else {out})"
         return out
 
 

@@ -252,7 +252,8 @@ class ApiBuilder:
                 problems.append(Problem(pointer(where, key), f"operation keyword {key!r} is not supported"))
         op_id = node.get("operationId")
         if not isinstance(op_id, str) or not op_id:
-            raise CodegenError([Problem(where, "every operation needs an operationId: it names the client method")])
+            problems.append(Problem(where, "every operation needs an operationId: it names the client method"))
+            op_id = "operation"  # stands in so the rest of the operation is still checked
         params = self._parameters(path, item, node, where, problems)
         body = self._body(node, where, op_id, problems)
         responses = self._responses(node, where, op_id, problems)
@@ -457,7 +458,7 @@ class ApiBuilder:
         except ValueError as exc:
             bad = next(r for r in success if r.type is None)
             problems.append(Problem(bad.pointer, f"answered without a body beside a {result.name} body, but "
-                                                 f"{exc}; clients could not return an empty value"))
+                                                 f"{exc}, so clients could not return an empty {result.name}"))
             return result, bare, None
         return result, bare, empty
 
@@ -473,8 +474,15 @@ class ApiBuilder:
             return self._empty(self.schemas.defs.aliases[t.name].type, seen)
         if t.kind == "model" and t.name not in seen:
             model = self.schemas.defs.models[t.name]
-            return {p.json_name: self._empty(p.type, seen | {t.name}) for p in model.properties if p.required}
-        raise ValueError(f"{t.name or t.kind} has no empty value")
+            out = {}
+            for p in model.properties:
+                if p.required:
+                    try:
+                        out[p.json_name] = self._empty(p.type, seen | {t.name})
+                    except ValueError as exc:
+                        raise ValueError(f"{t.name}.{p.json_name} is required and {exc}") from None
+            return out
+        raise ValueError(f"a {t.name or t.kind} has no empty value")
 
     def _auth(self, node: dict[str, Any], where: str, problems: list[Problem]) -> Auth | None:
         if "security" in node:

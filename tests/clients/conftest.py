@@ -1,0 +1,127 @@
+"""Fixtures of the generated-client tests: paths, a real `uapi serve`, the generated
+Python package on sys.path, and a TypeScript compiler for the Node tests."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SPEC = REPO / "openapi" / "uapi.yaml"
+GENERATED = REPO / "generated"
+HERE = Path(__file__).resolve().parent
+SPECS = HERE / "specs"
+GOLDEN = HERE / "golden"
+# The demo directory `uapi serve` uses without --directory: this app acts for
+# user 12, who owns phone_terminal extension 210 of organization 0003.
+DEMO_CLIENT_ID = "demo-user"
+DEMO_CLIENT_SECRET = "demo-user-secret"
+READY_TIMEOUT = 60.0
+TYPESCRIPT_VERSION = "5"
+
+# The committed Python client is what these tests drive, exactly as users get it.
+if str(GENERATED / "python") not in sys.path:
+    sys.path.insert(0, str(GENERATED / "python"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class RunningServer:
+    base_url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+def start_server(workdir: Path) -> RunningServer:
+    """`uapi serve` on a free port with its own SQLite file; waits until it answers."""
+    port = free_port()
+    log = workdir / "serve.log"
+    database = f"sqlite:///{workdir / 'uapi.db'}"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "uapi.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+             "--database", database],
+            stdout=out, stderr=subprocess.STDOUT, cwd=workdir, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + READY_TIMEOUT
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"uapi serve exited with {process.returncode}:\n{log.read_text(errors='replace')}")
+        try:
+            if httpx.get(base_url + "/uapi/openapi.json", timeout=2).status_code == 200:
+                return RunningServer(base_url, process, log)
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"uapi serve did not answer within {READY_TIMEOUT}s:\n{log.read_text(errors='replace')}")
+        time.sleep(0.1)
+
+
+def stop_server(server: RunningServer) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """A real `uapi serve` process (built-in demo directory, temporary SQLite database)."""
+    running = start_server(tmp_path_factory.mktemp("serve"))
+    try:
+        yield running
+    finally:
+        stop_server(running)
+
+
+def _node() -> str | None:
+    return shutil.which("node")
+
+
+@pytest.fixture(scope="session")
+def node() -> str:
+    found = _node()
+    if found is None:
+        pytest.skip("Node.js is not installed")
+    return found
+
+
+@pytest.fixture(scope="session")
+def tsc(node: str) -> list[str]:
+    """A TypeScript compiler command: $UAPI_TSC, one installed beside the generated package
+    (`npm install` in generated/typescript), or TypeScript installed once into a cache folder."""
+    if os.environ.get("UAPI_TSC"):
+        return [os.environ["UAPI_TSC"]]
+    local = GENERATED / "typescript" / "node_modules" / "typescript" / "bin" / "tsc"
+    if local.exists():
+        return [node, str(local)]
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "uapi-tests" / f"typescript{TYPESCRIPT_VERSION}"
+    compiler = cache / "node_modules" / "typescript" / "bin" / "tsc"
+    if not compiler.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.fail("npm is needed to install TypeScript for the TypeScript client tests")
+        cache.mkdir(parents=True, exist_ok=True)
+        result = subprocess.run([npm, "install", "--prefix", str(cache), "--no-audit", "--no-fund",
+                                 f"typescript@{TYPESCRIPT_VERSION}"], capture_output=True, text=True, timeout=300)
+        if result.returncode != 0 or not compiler.exists():
+            pytest.fail(f"npm install typescript failed:\n{result.stdout}\n{result.stderr}")
+    return [node, str(compiler)]

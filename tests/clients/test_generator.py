@@ -1,0 +1,155 @@
+"""The generator: golden output on small specs, refusals, determinism, overrides, the CLI,
+and the committed generated/ clients being what the current spec generates."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.clients.conftest import GENERATED, GOLDEN, SPEC, SPECS
+from uapi.cli import main as uapi_main
+from uapi.codegen.generate import LANGUAGES, MANIFEST, generate, write_tree
+from uapi.codegen.spec import CodegenError
+
+GOLDEN_SPECS = sorted(p.stem for p in SPECS.glob("*.yaml") if not p.stem.startswith("refuse_"))
+REFUSED_SPECS = sorted(p.stem for p in SPECS.glob("refuse_*.yaml"))
+# Left in generated/ by tools, never by the generator.
+IGNORED = {"node_modules", "__pycache__", ".mypy_cache", "build"}
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    """Every file under `root` except tool droppings, by relative path."""
+    out = {}
+    for path in sorted(root.rglob("*")):
+        parts = path.relative_to(root).parts
+        if path.is_file() and not any(p in IGNORED or p.endswith(".egg-info") for p in parts):
+            out[path.relative_to(root).as_posix()] = path.read_bytes()
+    return out
+
+
+def encoded(files: dict[str, str]) -> dict[str, bytes]:
+    return {name: text.encode("utf-8") for name, text in files.items()}
+
+
+def assert_same_tree(expected: dict[str, bytes], actual: dict[str, bytes], hint: str) -> None:
+    missing = sorted(expected.keys() - actual.keys())
+    extra = sorted(actual.keys() - expected.keys())
+    changed = sorted(n for n in expected.keys() & actual.keys() if expected[n] != actual[n])
+    assert not (missing or extra or changed), f"{hint}\nmissing: {missing}\nextra: {extra}\nchanged: {changed}"
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_committed_clients_are_up_to_date(lang: str) -> None:
+    """generated/<lang> is exactly what the current spec and templates generate."""
+    files = encoded(generate(lang, SPEC))
+    assert_same_tree(files, tree(GENERATED / lang),
+                     f"generated/{lang} is stale: run `uapi generate --lang {lang}` and commit the result")
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize("spec", GOLDEN_SPECS)
+def test_golden_output(spec: str, lang: str) -> None:
+    files = generate(lang, SPECS / f"{spec}.yaml")
+    golden = GOLDEN / spec / lang
+    if os.environ.get("UPDATE_GOLDEN"):
+        shutil.rmtree(golden, ignore_errors=True)
+        write_tree(files, golden)
+    assert_same_tree(encoded(files), tree(golden),
+                     f"output for specs/{spec}.yaml changed: review, then rerun with UPDATE_GOLDEN=1")
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_output_is_deterministic(lang: str) -> None:
+    assert generate(lang, SPEC) == generate(lang, SPEC)
+
+
+@pytest.mark.parametrize("spec", REFUSED_SPECS)
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_refused_constructs_name_their_json_pointer(spec: str, lang: str) -> None:
+    path = SPECS / f"{spec}.yaml"
+    expected = yaml.safe_load(path.read_text())["x-expected-errors"]
+    with pytest.raises(CodegenError) as caught:
+        generate(lang, path)
+    reported = [str(p) for p in caught.value.problems]
+    for fragment in expected:
+        assert any(fragment in line for line in reported), f"{fragment!r} not among:\n" + "\n".join(reported)
+    assert len(reported) == len(expected), "unexpected extra problems:\n" + "\n".join(reported)
+
+
+def test_refusal_exits_non_zero_and_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    code = uapi_main(["generate", "--lang", "python", "--spec", str(SPECS / "refuse_not.yaml"), "--out", str(out)])
+    assert code == 1
+    assert "#/components/schemas/NotFive/not" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_cli_writes_and_checks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "ts"
+    args = ["generate", "--lang", "typescript", "--spec", str(SPECS / "mini.yaml"), "--out", str(out)]
+    assert uapi_main(args) == 0
+    assert (out / "src" / "index.ts").is_file() and (out / MANIFEST).is_file()
+    assert uapi_main([*args, "--check"]) == 0
+    (out / "src" / "index.ts").write_text("// edited\n")
+    assert uapi_main([*args, "--check"]) == 1
+    assert "out of date" in capsys.readouterr().err
+
+
+def test_regeneration_removes_only_files_it_wrote(tmp_path: Path) -> None:
+    out = tmp_path / "py"
+    write_tree({"a.py": "a\n", "b.py": "b\n", MANIFEST: "a.py\nb.py\n"}, out)
+    (out / "mine.txt").write_text("kept")
+    write_tree({"a.py": "a\n", MANIFEST: "a.py\n"}, out)
+    assert sorted(p.name for p in out.iterdir()) == [MANIFEST, "a.py", "mine.txt"]
+
+
+def test_templates_override_single_files(tmp_path: Path) -> None:
+    (tmp_path / "README.md.j2").write_text("# {{ api.title }} — custom\n")
+    files = generate("python", SPECS / "mini.yaml", tmp_path)
+    assert files["README.md"] == "# Mini Things — custom\n"
+    assert files["uapi_client/models.py"] == generate("python", SPECS / "mini.yaml")["uapi_client/models.py"]
+
+
+def test_templates_override_must_match_a_template(tmp_path: Path) -> None:
+    (tmp_path / "READ_ME.md.j2").write_text("x")
+    with pytest.raises(CodegenError, match="no built-in python template named 'READ_ME.md.j2'"):
+        generate("python", SPECS / "mini.yaml", tmp_path)
+
+
+def test_typescript_js_output_has_no_types() -> None:
+    files = generate("typescript", SPECS / "mini.yaml")
+    assert "export interface" in files["src/index.ts"]
+    assert "export interface" not in files["dist/index.js"]
+    assert "⟪" not in files["src/index.ts"] + files["dist/index.js"]
+
+
+def mypy_or_skip() -> None:
+    if shutil.which("mypy", path=str(Path(sys.executable).parent)) is None:
+        try:
+            import mypy  # noqa: F401
+        except ImportError:
+            pytest.skip("mypy is not installed (pip install mypy)")
+
+
+@pytest.mark.parametrize("root", [GENERATED / "python", GOLDEN / "mini" / "python"], ids=["uapi", "mini"])
+def test_python_client_passes_mypy_strict(root: Path, tmp_path: Path) -> None:
+    mypy_or_skip()
+    # A copy, so mypy does not read the golden tree as part of the `tests` package.
+    shutil.copytree(root / "uapi_client", tmp_path / "uapi_client")
+    result = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--no-incremental", "uapi_client"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("root", [GENERATED / "typescript", GOLDEN / "mini" / "typescript"], ids=["uapi", "mini"])
+def test_typescript_client_passes_tsc_strict(root: Path, tsc: list[str], node: str) -> None:
+    # The package's own tsconfig: strict plus exactOptionalPropertyTypes, noUncheckedIndexedAccess, ...
+    result = subprocess.run([*tsc, "-p", str(root / "tsconfig.json")], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    check = subprocess.run([node, "--check", str(root / "dist" / "index.js")], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
