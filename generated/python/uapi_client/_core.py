@@ -185,7 +185,7 @@ def retry_after(value: str | None) -> float | None:
 
 
 def send_args(base_url: str, request: Request, token: str | None, default_headers: Mapping[str, str],
-              timeout: float | None, extra_headers: Mapping[str, str] | None) -> dict[str, Any]:
+              timeout: float, extra_headers: Mapping[str, str] | None) -> dict[str, Any]:
     """Keyword arguments of `httpx.Client.request` for one attempt."""
     params = list(request.params)
     sent_headers = {"User-Agent": USER_AGENT, "Accept": "application/json", **default_headers, **request.headers}
@@ -194,7 +194,9 @@ def send_args(base_url: str, request: Request, token: str | None, default_header
             sent_headers[request.auth.name] = request.auth.prefix + token
         else:
             params.append((request.auth.name, request.auth.prefix + token))
-    args: dict[str, Any] = {"method": request.method, "url": base_url + request.path, "params": params}
+    # An absolute token URL (an oauth2 scheme's tokenUrl) is used as it is.
+    url = request.path if request.path.startswith(("http://", "https://")) else base_url + request.path
+    args: dict[str, Any] = {"method": request.method, "url": url, "params": params}
     if request.form is not None:
         sent_headers["Content-Type"] = "application/x-www-form-urlencoded"
         args["content"] = urlencode(request.form).encode("ascii")
@@ -203,8 +205,7 @@ def send_args(base_url: str, request: Request, token: str | None, default_header
         args["content"] = json.dumps(request.json, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     sent_headers.update(extra_headers or {})
     args["headers"] = sent_headers
-    if timeout is not None:
-        args["timeout"] = timeout
+    args["timeout"] = timeout
     return args
 
 

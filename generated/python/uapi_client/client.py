@@ -70,12 +70,13 @@ class Client:
             backoff_max: longest delay between retries in seconds.
             token_refresh_margin: renew a fetched token this many seconds before it expires.
             headers: headers sent with every request.
-            http_client: an httpx client to use (its own settings apply); closed by its owner.
+            http_client: an httpx client to use (for proxies, TLS, transports); closed by its owner.
         """
         self._base_url = base_url.rstrip("/")
         self._auth = _core.TokenState(token, client_id, client_secret, token_refresh_margin)
         self._retry = _core.RetryPolicy(max_retries, backoff_base, backoff_max)
         self._headers = dict(headers or {})
+        self._timeout = timeout
         self._owns_http = http_client is None
         self._http = http_client if http_client is not None else httpx.Client(timeout=timeout)
         self._lock = threading.Lock()
@@ -110,7 +111,8 @@ class Client:
         renewed = False
         while True:
             token = self._token() if request.auth is not None else None
-            args = _core.send_args(self._base_url, request, token, self._headers, timeout, extra_headers)
+            args = _core.send_args(self._base_url, request, token, self._headers,
+                                   self._timeout if timeout is None else timeout, extra_headers)
             try:
                 response = self._http.request(**args)
             except httpx.TransportError as exc:
@@ -498,12 +500,13 @@ class AsyncClient:
             backoff_max: longest delay between retries in seconds.
             token_refresh_margin: renew a fetched token this many seconds before it expires.
             headers: headers sent with every request.
-            http_client: an httpx client to use (its own settings apply); closed by its owner.
+            http_client: an httpx client to use (for proxies, TLS, transports); closed by its owner.
         """
         self._base_url = base_url.rstrip("/")
         self._auth = _core.TokenState(token, client_id, client_secret, token_refresh_margin)
         self._retry = _core.RetryPolicy(max_retries, backoff_base, backoff_max)
         self._headers = dict(headers or {})
+        self._timeout = timeout
         self._owns_http = http_client is None
         self._http = http_client if http_client is not None else httpx.AsyncClient(timeout=timeout)
         self._lock = asyncio.Lock()
@@ -538,7 +541,8 @@ class AsyncClient:
         renewed = False
         while True:
             token = await self._token() if request.auth is not None else None
-            args = _core.send_args(self._base_url, request, token, self._headers, timeout, extra_headers)
+            args = _core.send_args(self._base_url, request, token, self._headers,
+                                   self._timeout if timeout is None else timeout, extra_headers)
             try:
                 response = await self._http.request(**args)
             except httpx.TransportError as exc:
