@@ -5,8 +5,10 @@ from typing import Any
 
 from connexion import request
 
-from uapi.accounts import Extension, Principal, User, require_type, resolve_extensions, resolve_user
+from uapi.accounts import Extension, Principal, User, resolve_extensions, resolve_user
+from uapi.calls import CallOptions
 from uapi.errors import bad_request
+from uapi.filters import list_query
 from uapi.services import Services, current
 
 NO_CONTENT = (None, 204)
@@ -43,22 +45,60 @@ def _collection(docs: list[dict[str, Any]], total: int, start: int, fields: set[
     return {"startIndex": start, "itemsPerPage": len(entry), "totalResults": total, "entry": entry}
 
 
-async def create_simple_phone_call(user_id: str, body: dict[str, Any], token_info: dict[str, Any],
-                                   fields: str | None = None) -> tuple:
+async def _create(kind: str, user_id: str, body: dict[str, Any], token_info: dict[str, Any], fields: str | None,
+                  options: CallOptions) -> tuple:
     services = current()
     wanted = _fields(services, fields)
     user = resolve_user(services.directory, _principal(token_info), user_id, body["extension"])
     (charged,) = resolve_extensions(services.directory, user, body["extension"], allow_self=False)
-    doc = await services.calls.create_simple(user, require_type(charged, "phone_terminal"), body)
+    doc = await services.calls.create(kind, user, charged, body, options)
     return [_present(doc, wanted)], 200
 
 
+def _options(wait_for_pickup: int | None, call_duration: int | None, allow_public_transfer: bool | None,
+             video: bool | None, **conference: str | None) -> CallOptions:
+    defaults = CallOptions(call_duration=current().settings.call_duration_seconds)
+    return CallOptions(
+        wait_for_pickup=defaults.wait_for_pickup if wait_for_pickup is None else wait_for_pickup,
+        call_duration=defaults.call_duration if call_duration is None else call_duration,
+        allow_public_transfer=bool(allow_public_transfer), video=bool(video),
+        conference_number=conference.get("number"), conference_pin=conference.get("pin"))
+
+
+async def create_simple_phone_call(user_id: str, body: dict[str, Any], token_info: dict[str, Any],
+                                   fields: str | None = None, wait_for_pickup: int | None = None,
+                                   call_duration: int | None = None, allow_public_transfer: bool | None = None,
+                                   video: bool | None = None) -> tuple:
+    options = _options(wait_for_pickup, call_duration, allow_public_transfer, video)
+    return await _create("simple", user_id, body, token_info, fields, options)
+
+
+async def create_callback_phone_call(user_id: str, body: dict[str, Any], token_info: dict[str, Any],
+                                     fields: str | None = None, wait_for_pickup: int | None = None,
+                                     call_duration: int | None = None, allow_public_transfer: bool | None = None,
+                                     video: bool | None = None) -> tuple:
+    options = _options(wait_for_pickup, call_duration, allow_public_transfer, video)
+    return await _create("callback", user_id, body, token_info, fields, options)
+
+
+async def create_conference_invite_phone_call(user_id: str, body: dict[str, Any], token_info: dict[str, Any],
+                                              fields: str | None = None, wait_for_pickup: int | None = None,
+                                              call_duration: int | None = None,
+                                              allow_public_transfer: bool | None = None, video: bool | None = None,
+                                              number: str | None = None, pin: str | None = None) -> tuple:
+    options = _options(wait_for_pickup, call_duration, allow_public_transfer, video, number=number, pin=pin)
+    return await _create("conferenceInvite", user_id, body, token_info, fields, options)
+
+
 async def list_phone_calls(user_id: str, extension: str, token_info: dict[str, Any], count: int = 20,
-                           start_index: int = 0, fields: str | None = None) -> tuple:
+                           start_index: int = 0, filter_by: str | None = None, filter_op: str | None = None,
+                           filter_value: str | None = None, sort_order: str | None = None,
+                           fields: str | None = None) -> tuple:
     services = current()
     wanted = _fields(services, fields)
+    query = list_query(filter_by, filter_op, filter_value, sort_order, start_index, count)
     _, extensions = _scope(services, token_info, user_id, extension)
-    total, docs = await services.calls.list_live(extensions, start_index, count)
+    total, docs = await services.calls.list_live(extensions, query)
     if total == 0:
         return NO_CONTENT
     return _collection(docs, total, start_index, wanted), 200
@@ -71,6 +111,15 @@ async def get_phone_call(user_id: str, extension: str, phone_call_id: str, token
     _, extensions = _scope(services, token_info, user_id, extension)
     doc = await services.calls.get(extensions, phone_call_id)
     return _collection([doc][start_index:start_index + count], 1, start_index, wanted), 200
+
+
+async def update_phone_call(user_id: str, extension: str, phone_call_id: str, body: dict[str, Any],
+                            token_info: dict[str, Any], fields: str | None = None) -> tuple:
+    services = current()
+    wanted = _fields(services, fields)
+    _, extensions = _scope(services, token_info, user_id, extension)
+    doc = await services.calls.update(extensions, phone_call_id, body)
+    return _present(doc, wanted), 200
 
 
 async def hang_up_phone_calls(user_id: str, extension: str, token_info: dict[str, Any],

@@ -268,9 +268,3 @@ def resolve_extensions(directory: Directory, user: User, ext_ref: str, allow_sel
         raise bad_request("extension_invalid", f"Extension {ext_ref} is not an extension of user {user.id}.")
     return [ext]
 
-
-def require_type(ext: Extension, ext_type: str) -> Extension:
-    if ext.type != ext_type:
-        raise bad_request("extension_invalid", f"Extension {ext.extended} is a {ext.type} extension; a {ext_type} extension is needed.")
-    return ext
-

@@ -6,7 +6,9 @@ the app's lifespan.
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import re
 from pathlib import Path
 from typing import Any, AsyncIterator
@@ -17,7 +19,7 @@ from connexion.options import SwaggerUIOptions
 from connexion.resolver import Resolver
 
 from uapi.accounts import Directory
-from uapi.calls import CallService
+from uapi.calls import SWEEP_BATCH, CallService
 from uapi.http_compat import CompatibilityMiddleware
 from uapi.http_errors import AllowedMethods, exception_handler, handled_exceptions
 from uapi.services import Services
@@ -27,6 +29,7 @@ from uapi.switch.sim import SimulatedSwitch
 from uapi.tokens import TokenService
 from uapi.validation import VALIDATORS
 
+log = logging.getLogger("uapi")
 SPEC_URL = "/uapi/openapi.json"
 UI_PATH = "/uapi/ui"
 
@@ -66,6 +69,18 @@ def build_services(settings: Settings, directory: Directory, spec: dict[str, Any
     )
 
 
+async def sweep_forever(services: Services) -> None:
+    """Write down calls whose deadlines passed (readers see them at once regardless)."""
+    while True:
+        try:
+            due = await services.calls.sweep()
+        except Exception:  # a database hiccup must not stop the sweeper; the next round retries
+            log.exception("sweeping due calls failed")
+            due = 0
+        if due < SWEEP_BATCH:
+            await asyncio.sleep(services.settings.sweep_interval_seconds)
+
+
 def create_app(settings: Settings, directory: Directory | None = None) -> CompatibilityMiddleware:
     spec = load_spec(settings.spec_path)
     services = build_services(settings, directory or load_directory(settings), spec)
@@ -73,9 +88,13 @@ def create_app(settings: Settings, directory: Directory | None = None) -> Compat
     @contextlib.asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:
         await services.store.start()
+        sweeper = asyncio.create_task(sweep_forever(services))
         try:
             yield
         finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
             await services.store.close()
 
     app = connexion.AsyncApp(__name__, lifespan=lifespan)

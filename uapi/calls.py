@@ -1,38 +1,60 @@
-"""Phone calls: how they are placed, which ones a request selects, and how legs close.
+"""Phone calls: placing them, selecting them, and writing each change exactly once.
 
-A call is kept as one document: the PhoneCall as the API answers it (`call`, without links)
-and its parties (`parties`), each an extension (with a view) or a public number. Every
-transition is a pure function from one document to the next; :class:`CallService` writes it
-with the store's conditional update and retries on a lost race, so concurrent requests
-never both win.
+A call is kept as one document:
+
+* `call`: the PhoneCall as the API answers it (without `links`);
+* `parties`: every party, an extension (with a view) or a public number, with its state
+  (`answered`, `left`, and while ringing `answerAt` / `ringUntil`);
+* `options`: the create's query parameters; `timers`: the call's own deadlines;
+* `userId`: the owner of the charged extension, for `links.self`.
+
+`uapi.lifecycle` moves a document through time and `uapi.actions` applies the update
+actions, both as pure functions; :class:`CallService` reads, applies and writes with the
+store's conditional update, retrying on a lost race, so of concurrent writers one wins.
 """
 from __future__ import annotations
 
-import copy
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
+from uapi import actions
 from uapi.accounts import EXTENDED_NUMBER, Directory, Extension, User
 from uapi.errors import UapiError, bad_request
-from uapi.store import Store, StoredCall
+from uapi.lifecycle import (
+    STATUS_OTHER_SIDE_RINGING,
+    STATUS_RINGING,
+    Doc,
+    advance,
+    close_legs,
+    digits,
+    end_call,
+    iso,
+    next_event,
+    projected_end,
+)
+from uapi.store import CallState, ListQuery, Store, StoredCall
 from uapi.switch import Switch
 
 PUBLIC_NUMBER = re.compile(r"^\+?[0-9]+$")
 FLOW_LOCAL, FLOW_OUTGOING, FLOW_INCOMING = 2, 4, 8
-STATUS_TRYING, STATUS_ON_CALL = 2, 5
-DISPOSITION_ANSWERED, DISPOSITION_BUSY, DISPOSITION_NO_ANSWER = 0, 1, 3
 MAX_RACE_RETRIES = 100
+SWEEP_BATCH = 200
+# Which extension type places each kind of call, and whether its sources ring first
+# (a callback rings the source back; a simple call starts from a phone already off hook).
+KINDS = {"simple": ("phone_terminal", False), "callback": ("callback", True), "conferenceInvite": ("conference", False)}
 
 
-def iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+@dataclass(frozen=True)
+class CallOptions:
+    """The create's query parameters."""
 
-
-def digits(number: str) -> str:
-    """A number as the digits it dials: `+` and `*` dropped."""
-    return number.replace("+", "").replace("*", "")
+    wait_for_pickup: int = 25
+    call_duration: int = 3600
+    allow_public_transfer: bool = False
+    video: bool = False
+    conference_number: str | None = None
+    conference_pin: str | None = None
 
 
 @dataclass(frozen=True)
@@ -40,10 +62,6 @@ class Party:
     number: str  # extended number for extensions, the number as given for public ones
     extension: Extension | None
     role: str  # "source" or "destination"
-
-    def record(self, view_id: str | None) -> dict[str, Any]:
-        return {"number": self.number, "extension": self.extension is not None, "role": self.role,
-                "view": view_id, "left": False}
 
 
 def listify(value: str | list[str] | None) -> list[str]:
@@ -65,10 +83,18 @@ def parse_party(raw: str, role: str, directory: Directory, user: User, code: str
     return Party(ext.extended, ext, role) if ext else Party(number, None, role)
 
 
-def party_matches(party: dict[str, Any], number_digits: str) -> bool:
-    if party["extension"]:
-        return number_digits in (party["number"].split("*", 1)[1], digits(party["number"]))
-    return digits(party["number"]) == number_digits
+def call_state(doc: Doc) -> CallState:
+    return CallState(ended=doc.get("endedMs"), next_event=next_event(doc), ends_at=projected_end(doc))
+
+
+def members_of(doc: Doc, directory: Directory) -> set[tuple[str, str]]:
+    """(extension, user id) of every extension that ever took part in the call."""
+    found = set()
+    for party in doc["parties"]:
+        ext = directory.extensions.get(party["number"]) if party["extension"] else None
+        if ext is not None:
+            found.add((ext.extended, ext.user.id))
+    return found
 
 
 class CallService:
@@ -80,22 +106,45 @@ class CallService:
         self.clock = clock
         self.new_id = new_id
 
-    def _now_ms(self) -> int:
+    def now_ms(self) -> int:
         return int(self.clock() * 1000)
 
     # -- create --------------------------------------------------------------------
 
-    async def create_simple(self, user: User, charged: Extension, body: dict[str, Any]) -> dict[str, Any]:
+    async def create(self, kind: str, user: User, charged: Extension, body: dict[str, Any],
+                     options: CallOptions) -> Doc:
+        ext_type, sources_ring = KINDS[kind]
+        if charged.type != ext_type:
+            raise bad_request("extension_invalid", f"Extension {charged.extended} is a {charged.type} extension; "
+                                                   f"this call needs a {ext_type} extension.")
         view_in = body["phoneCallView"][0]
-        sources = listify(view_in.get("source")) or [charged.number]
-        destinations = listify(view_in.get("destination"))
+        parties = self._parties(kind, user, charged, view_in)
+        now = self.now_ms()
+        call_id = self.new_id()
+        outcome = await self.switch.connect(call_id, [p.number for p in parties])
+        doc = self._new_document(call_id, charged, parties, view_in, body.get("nonce"), options, sources_ring, now)
+        if outcome.busy:  # a busy party ends the call before anyone answers
+            doc = end_call(doc, now, "callee", "busy", busy=frozenset(outcome.busy))
+        else:
+            doc = advance(doc, now)
+        members = members_of(doc, self.directory) | {(charged.extended, charged.user.id)}
+        await self.store.insert_call(call_id, charged.organization.id, now, call_state(doc), doc, sorted(members))
+        return doc
+
+    def _parties(self, kind: str, user: User, charged: Extension, view_in: dict[str, Any]) -> list[Party]:
+        sources = listify(view_in.get("source"))
+        if not sources:
+            if kind == "callback":
+                raise bad_request("pc_source_invalid", "A callback call needs the source number to call back.")
+            sources = [charged.number]
         parties: list[Party] = []
         for raw in sources:
             party = parse_party(raw, "source", self.directory, user, "pc_source_invalid")
             if party.extension and party.extension.organization != user.organization:
                 raise bad_request("pc_source_invalid", f"Extension {party.number} is not in the user's organization.")
             parties.append(party)
-        parties += [parse_party(raw, "destination", self.directory, user, "pc_destination_invalid") for raw in destinations]
+        parties += [parse_party(raw, "destination", self.directory, user, "pc_destination_invalid")
+                    for raw in listify(view_in.get("destination"))]
         seen: set[str] = set()
         for party in parties:
             key = party.number if party.extension else digits(party.number)
@@ -105,144 +154,133 @@ class CallService:
             seen.add(key)
         if not any(p.role == "destination" for p in parties):
             raise bad_request("pc_destination_invalid", "At least one destination is needed.")
+        return parties
 
-        now = self._now_ms()
-        call_id = self.new_id()
-        outcome = await self.switch.connect(call_id, [p.number for p in parties])
-        doc = self._new_document(call_id, charged, parties, sources, destinations, view_in, body.get("nonce"),
-                                 now, answered=not outcome.busy)
-        if outcome.busy:
-            doc = end_call(doc, now, "callee", "busy", busy=set(outcome.busy))
-        members = {(p.extension.extended, p.extension.user.id) for p in parties if p.extension}
-        members.add((charged.extended, charged.user.id))
-        await self.store.insert_call(call_id, charged.organization.id, now, doc.get("endedMs"), doc, sorted(members))
-        return doc
-
-    def _new_document(self, call_id: str, charged: Extension, parties: list[Party], sources: list[str],
-                      destinations: list[str], view_in: dict[str, Any], nonce: str | None, now: int,
-                      answered: bool) -> dict[str, Any]:
+    def _new_document(self, call_id: str, charged: Extension, parties: list[Party], view_in: dict[str, Any],
+                      nonce: str | None, options: CallOptions, sources_ring: bool, now: int) -> Doc:
+        sources = listify(view_in.get("source")) or [charged.number]
+        destinations = listify(view_in.get("destination"))
         public_source = any(p.extension is None for p in parties if p.role == "source")
         public_destination = any(p.extension is None for p in parties if p.role == "destination")
+        simulator = self.directory.simulator
         views, records = [], []
         for party in parties:
-            view_id = None
+            rings = party.role == "destination" or sources_ring
+            record: dict[str, Any] = {"number": party.number, "extension": party.extension is not None,
+                                      "role": party.role, "view": None, "left": False, "answered": not rings}
+            if rings:
+                record["ringUntil"] = now + options.wait_for_pickup * 1000
+                if digits(party.number) not in simulator.no_answer:
+                    record["answerAt"] = now + int(simulator.answer_delay * 1000)
             if party.extension is not None:
-                view_id = f"{len(views):02d}"
+                record["view"] = f"{len(views):02d}"
                 if party.role == "source":
                     flow = FLOW_OUTGOING if public_destination else FLOW_LOCAL
                     caller_id = view_in.get("callerDestination") or party.extension.caller_id
                 else:
                     flow = FLOW_INCOMING if public_source else FLOW_LOCAL
                     caller_id = view_in.get("callerId") or charged.caller_id
-                view = {"id": view_id, "extension": party.extension.extended, "source": list(sources),
-                        "destination": list(destinations), "flow": flow,
-                        "status": STATUS_ON_CALL if answered else STATUS_TRYING,
-                        "answered": iso(now) if answered else None, "callerId": caller_id}
+                view = {"id": record["view"], "extension": party.extension.extended, "source": sources,
+                        "destination": destinations, "flow": flow,
+                        "status": STATUS_RINGING if rings else STATUS_OTHER_SIDE_RINGING, "callerId": caller_id}
+                if rings:
+                    view["ringing"] = iso(now)
                 views.append({k: v for k, v in view.items() if v is not None})
-            records.append(party.record(view_id))
+            records.append(record)
         org = charged.organization
         call = {"id": call_id, "extension": charged.extended, "ownerId": org.id, "ownerName": org.name,
-                "published": iso(now), "answered": iso(now) if answered else None, "nonce": nonce, "phoneCallView": views}
+                "published": iso(now), "nonce": nonce, "phoneCallView": views}
         return {"call": {k: v for k, v in call.items() if v is not None}, "parties": records,
-                "userId": charged.user.id}
+                "userId": charged.user.id, "timers": {},
+                "options": {"kind": next(k for k, (t, _) in KINDS.items() if t == charged.type),
+                            "waitForPickup": options.wait_for_pickup, "callDuration": options.call_duration,
+                            "allowPublicTransfer": options.allow_public_transfer, "video": options.video,
+                            "conferenceNumber": options.conference_number, "conferencePin": options.conference_pin}}
 
     # -- read ----------------------------------------------------------------------
 
-    async def list_live(self, extensions: Iterable[Extension], start: int, count: int) -> tuple[int, list[dict]]:
-        total, page = await self.store.live_calls_page([e.extended for e in extensions], start, count)
-        return total, [stored.doc for stored in page]
+    async def list_live(self, extensions: Iterable[Extension], query: ListQuery) -> tuple[int, list[Doc]]:
+        now = self.now_ms()
+        total, page = await self.store.live_calls_page([e.extended for e in extensions], now, query)
+        return total, [advance(stored.doc, now) for stored in page]
 
-    async def get(self, extensions: Iterable[Extension], call_id: str) -> dict[str, Any]:
+    async def get(self, extensions: Iterable[Extension], call_id: str) -> Doc:
+        return advance((await self._find(extensions, call_id)).doc, self.now_ms())
+
+    async def _find(self, extensions: Iterable[Extension], call_id: str) -> StoredCall:
         stored = await self.store.find_call(call_id, [e.extended for e in extensions])
         if stored is None:
-            raise _unknown_call(call_id)
-        return stored.doc
+            raise bad_request("pc_phonecall_invalid", f"No phone call {call_id} exists for this user and extension.")
+        return stored
 
-    # -- hang up -------------------------------------------------------------------
+    # -- change --------------------------------------------------------------------
 
-    async def hang_up(self, extensions: list[Extension], call_id: str | None,
-                      phone_number: str | None) -> list[dict[str, Any]]:
+    async def hang_up(self, extensions: Sequence[Extension], call_id: str | None,
+                      phone_number: str | None) -> list[Doc]:
         """Close legs of the selected live calls; answer each call that lost at least one."""
-        numbers = [e.extended for e in extensions]
         if call_id is not None:
-            stored = await self.store.find_call(call_id, numbers)
-            if stored is None:
-                raise _unknown_call(call_id)
-            candidates = [stored] if stored.live else []
+            candidates = [await self._find(extensions, call_id)]
         else:
-            candidates = await self.store.all_live_calls(numbers)
-        wanted = None if phone_number is None else digits(phone_number.strip())
+            candidates = await self.store.all_live_calls([e.extended for e in extensions], self.now_ms())
+        wanted = None if phone_number is None else digits(phone_number)
         hung_up = []
         for stored in candidates:
-            doc = await self._transition(stored, lambda doc: close_legs(doc, wanted, self._now_ms()))
+            doc = await self._transition(stored, lambda doc, now: close_legs(doc, wanted, now))
             if doc is not None:
                 hung_up.append(doc)
         return hung_up
 
-    async def _transition(self, stored: StoredCall,
-                          step: Callable[[dict[str, Any]], dict[str, Any] | None]) -> dict[str, Any] | None:
-        """Apply `step` to a live call until this writer wins or the step no longer applies."""
+    async def update(self, extensions: Sequence[Extension], call_id: str, body: dict[str, Any]) -> Doc:
+        stored = await self._find(extensions, call_id)
+        changed = await self._transition(stored, lambda doc, now: actions.apply(doc, body, self.directory, now),
+                                         decline_error=True)
+        assert changed is not None, "actions.apply answers a document or raises"
+        return changed
+
+    async def sweep(self) -> int:
+        """Write the state of calls whose deadlines passed; answers how many were due.
+
+        Readers already see such calls as they are now (`advance`); the sweep makes the
+        database say so too, for queries and for other server processes. Several sweepers
+        may race on a call: the conditional update lets one of them write it.
+        """
+        due = await self.store.due_calls(self.now_ms(), SWEEP_BATCH)
+        for stored in due:
+            await self._transition(stored, lambda doc, _now: doc)
+        return len(due)
+
+    async def _transition(self, stored: StoredCall, step: Callable[[Doc, int], Doc | None],
+                          decline_error: bool = False) -> Doc | None:
+        """Advance a call to now, apply `step`, and write the result if this writer wins.
+
+        Answers the written document, or None when the call was no longer live or `step`
+        found nothing to do. With `decline_error`, an ended call is an error instead.
+        """
         current: StoredCall | None = stored
         for _ in range(MAX_RACE_RETRIES):
             if current is None or not current.live:
+                break
+            now = self.now_ms()
+            doc = advance(current.doc, now)
+            if "ended" in doc["call"]:
+                await self.store.replace_call(current, doc, call_state(doc))  # persist the end it reached
+                break
+            new = step(doc, now)
+            if new is None:
                 return None
-            doc = step(current.doc)
-            if doc is None:
-                return None
-            ended = doc.get("endedMs")
-            if await self.store.replace_call(current, doc, ended):
-                left = [p["number"] for p, before in zip(doc["parties"], current.doc["parties"])
-                        if p["left"] and not before["left"]]
-                await self.switch.release(current.id, left)
-                return doc
+            members = members_of(new, self.directory) - members_of(current.doc, self.directory)
+            if await self.store.replace_call(current, new, call_state(new), sorted(members)):
+                await self._release(current.doc, new)
+                return new
             current = await self.store.load_call(current.id)
-        raise UapiError(503, "service_busy", "The call is changing too fast; try again.")
-
-
-def _unknown_call(call_id: str) -> UapiError:
-    return bad_request("pc_phonecall_invalid", f"No phone call {call_id} exists for this user and extension.")
-
-
-def close_legs(doc: dict[str, Any], number_digits: str | None, now: int) -> dict[str, Any] | None:
-    """The call after the hang-up, or None when nothing of it is hung up.
-
-    Without a number every leg closes. With one, only that party leaves; the call ends
-    when fewer than two parties remain on it.
-    """
-    active = [p for p in doc["parties"] if not p["left"]]
-    leaving = active if number_digits is None else [p for p in active if party_matches(p, number_digits)]
-    if not leaving:
-        return None
-    if len(active) - len(leaving) >= 2:
-        new = copy.deepcopy(doc)
-        answered = DISPOSITION_ANSWERED if doc["call"].get("answered") else DISPOSITION_NO_ANSWER
-        for party in new["parties"]:
-            if any(party["number"] == p["number"] for p in leaving):
-                party["left"] = True
-                _set_disposition(new, party, answered)
-        return new
-    answered = bool(doc["call"].get("answered"))
-    return end_call(doc, now, "api", "hangup" if answered else "cancelled")
-
-
-def end_call(doc: dict[str, Any], now: int, ended_by: str, cause: str, busy: set[str] = frozenset()) -> dict[str, Any]:
-    new = copy.deepcopy(doc)
-    answered = bool(new["call"].get("answered"))
-    for party in new["parties"]:
-        if party["left"]:
-            continue
-        party["left"] = True
-        if party["number"] in busy:
-            disposition = DISPOSITION_BUSY
         else:
-            disposition = DISPOSITION_ANSWERED if answered else DISPOSITION_NO_ANSWER
-        _set_disposition(new, party, disposition)
-    new["call"].update(ended=iso(now), endedBy=ended_by, cause=cause)
-    new["endedMs"] = now
-    return new
+            raise UapiError(503, "service_busy", "The call is changing too fast; try again.", {"Retry-After": "1"})
+        if decline_error:
+            raise bad_request("pc_call_ended", "The phone call has ended; it can no longer be changed.")
+        return None
 
-
-def _set_disposition(doc: dict[str, Any], party: dict[str, Any], disposition: int) -> None:
-    for view in doc["call"]["phoneCallView"]:
-        if view["id"] == party["view"]:
-            view["disposition"] = disposition
+    async def _release(self, before: Doc, after: Doc) -> None:
+        was_active = {p["number"] for p in before["parties"] if not p["left"]}
+        left = [p["number"] for p in after["parties"] if p["left"] and p["number"] in was_active]
+        if left:
+            await self.switch.release(after["call"]["id"], left)

@@ -19,7 +19,9 @@ from sqlalchemy import (
     String,
     Table,
     event,
+    and_,
     func,
+    or_,
     select,
     update,
 )
@@ -36,11 +38,17 @@ calls = Table(
     Column("organization_id", String(64), nullable=False),
     Column("published", BigInteger, nullable=False),  # epoch milliseconds
     Column("ended", BigInteger, nullable=True),  # epoch milliseconds; NULL while live
+    # Deadlines, kept beside the document so that any process can find and act on them:
+    # the next timed event of the call, and when it ends by itself if nobody acts. A call
+    # past `ends_at` counts as ended at once, before a sweeper has written its end.
+    Column("next_event", BigInteger, nullable=True),
+    Column("ends_at", BigInteger, nullable=True),
     Column("version", Integer, nullable=False),
     # The PhoneCall as answered (minus links): views and parties change together with
     # `version`, so one JSON document keeps each transition a single-row UPDATE.
     Column("doc", JSON().with_variant(JSONB(), "postgresql"), nullable=False),
     Index("ix_calls_live_order", "ended", "published", "id"),
+    Index("ix_calls_next_event", "next_event"),
 )
 
 # Which extensions take part in a call: the index behind every per-extension query.
@@ -82,6 +90,30 @@ def async_url(url: str) -> str:
 
 
 @dataclass(frozen=True)
+class CallState:
+    """The indexed columns derived from a call document."""
+
+    ended: int | None
+    next_event: int | None
+    ends_at: int | None
+
+    def values(self) -> dict[str, int | None]:
+        return {"ended": self.ended, "next_event": self.next_event, "ends_at": self.ends_at}
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """Which live calls a list asks for: a filter on one column, an order, a page."""
+
+    filter_by: str | None = None  # "id" or "published"
+    op: str = "equals"
+    values: tuple[Any, ...] = ()
+    descending: bool = False
+    start: int = 0
+    count: int = 20
+
+
+@dataclass(frozen=True)
 class StoredCall:
     id: str
     version: int
@@ -111,11 +143,11 @@ class Store:
 
     # -- calls ---------------------------------------------------------------------
 
-    async def insert_call(self, call_id: str, organization_id: str, published: int, ended: int | None,
+    async def insert_call(self, call_id: str, organization_id: str, published: int, state: CallState,
                           doc: dict, members: Sequence[tuple[str, str]]) -> None:
         async with self.engine.begin() as conn:
-            await conn.execute(calls.insert().values(id=call_id, organization_id=organization_id,
-                                                     published=published, ended=ended, version=0, doc=doc))
+            await conn.execute(calls.insert().values(id=call_id, organization_id=organization_id, published=published,
+                                                     version=0, doc=doc, **state.values()))
             await conn.execute(call_members.insert(),
                                [{"call_id": call_id, "extension": ext, "user_id": user} for ext, user in members])
 
@@ -131,29 +163,42 @@ class Store:
             row = (await conn.execute(select(calls).where(calls.c.id == call_id))).first()
         return _row_to_call(row) if row else None
 
-    async def live_calls_page(self, extensions: Sequence[str], start: int, count: int,
-                              descending: bool = False) -> tuple[int, list[StoredCall]]:
-        """One page of the live calls of `extensions`, ordered by published then id, and the total."""
-        where = (calls.c.ended.is_(None), calls.c.id.in_(_member_calls(extensions)))
-        order = (calls.c.published.desc(), calls.c.id.desc()) if descending else (calls.c.published, calls.c.id)
+    async def live_calls_page(self, extensions: Sequence[str], now: int,
+                              query: ListQuery) -> tuple[int, list[StoredCall]]:
+        """One page of the live calls of `extensions` that match `query`, and the total."""
+        where = (*_live(extensions, now), *_filter(query))
+        order = (calls.c.published.desc(), calls.c.id.desc()) if query.descending else (calls.c.published, calls.c.id)
         async with self.engine.connect() as conn:
             total = (await conn.execute(select(func.count()).select_from(calls).where(*where))).scalar_one()
-            rows = (await conn.execute(select(calls).where(*where).order_by(*order).offset(start).limit(count))).all()
+            rows = (await conn.execute(select(calls).where(*where).order_by(*order)
+                                       .offset(query.start).limit(query.count))).all()
         return total, [_row_to_call(row) for row in rows]
 
-    async def all_live_calls(self, extensions: Sequence[str]) -> list[StoredCall]:
-        query = (select(calls).where(calls.c.ended.is_(None), calls.c.id.in_(_member_calls(extensions)))
-                 .order_by(calls.c.published, calls.c.id))
+    async def all_live_calls(self, extensions: Sequence[str], now: int) -> list[StoredCall]:
+        query = select(calls).where(*_live(extensions, now)).order_by(calls.c.published, calls.c.id)
         async with self.engine.connect() as conn:
             return [_row_to_call(row) for row in (await conn.execute(query)).all()]
 
-    async def replace_call(self, call: StoredCall, doc: dict, ended: int | None) -> bool:
+    async def due_calls(self, now: int, limit: int) -> list[StoredCall]:
+        """Live calls with a deadline that has passed, for the sweeper."""
+        query = (select(calls).where(calls.c.ended.is_(None), calls.c.next_event <= now)
+                 .order_by(calls.c.next_event).limit(limit))
+        async with self.engine.connect() as conn:
+            return [_row_to_call(row) for row in (await conn.execute(query)).all()]
+
+    async def replace_call(self, call: StoredCall, doc: dict, state: CallState,
+                           new_members: Sequence[tuple[str, str]] = ()) -> bool:
         """Write the next state of a live call; False when another writer changed it first."""
         statement = (update(calls)
                      .where(calls.c.id == call.id, calls.c.version == call.version, calls.c.ended.is_(None))
-                     .values(doc=doc, ended=ended, version=call.version + 1))
+                     .values(doc=doc, version=call.version + 1, **state.values()))
         async with self.engine.begin() as conn:
-            return (await conn.execute(statement)).rowcount == 1
+            if (await conn.execute(statement)).rowcount != 1:
+                return False
+            if new_members:
+                await conn.execute(call_members.insert(),
+                                   [{"call_id": call.id, "extension": ext, "user_id": user} for ext, user in new_members])
+            return True
 
     # -- tokens --------------------------------------------------------------------
 
@@ -176,6 +221,50 @@ class Store:
 
 def _member_calls(extensions: Sequence[str]) -> Any:
     return select(call_members.c.call_id).where(call_members.c.extension.in_(list(extensions)))
+
+
+def _live(extensions: Sequence[str], now: int) -> tuple[Any, ...]:
+    return (calls.c.ended.is_(None), or_(calls.c.ends_at.is_(None), calls.c.ends_at > now),
+            calls.c.id.in_(_member_calls(extensions)))
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _filter(query: ListQuery) -> tuple[Any, ...]:
+    """SQL for filterBy/filterOp/filterValue; values arrive parsed (published in epoch ms)."""
+    if query.filter_by is None or query.op == "present":
+        return ()
+    if query.filter_by == "id":
+        column, value = calls.c.id, query.values[0] if query.values else None
+        match query.op:
+            case "equals":
+                return (column == value,)
+            case "contains":
+                return (column.like(f"%{_like_escape(value)}%", escape="\\"),)
+            case "startsWith":
+                return (column.like(f"{_like_escape(value)}%", escape="\\"),)
+            case "greaterThan":
+                return (column > value,)
+            case "lessThan":
+                return (column < value,)
+            case "inArray":
+                return (column.in_(list(query.values)),)
+    else:
+        # Published times are answered to the second, so a filter value names a whole second.
+        column = calls.c.published
+        second = lambda ms: and_(column >= ms, column < ms + 1000)  # noqa: E731
+        match query.op:
+            case "equals":
+                return (second(query.values[0]),)
+            case "greaterThan":
+                return (column >= query.values[0] + 1000,)
+            case "lessThan":
+                return (column < query.values[0],)
+            case "inArray":
+                return (or_(*(second(ms) for ms in query.values)),)
+    raise ValueError(f"no SQL for filterBy={query.filter_by} filterOp={query.op}")
 
 
 def _engine(url: str) -> AsyncEngine:

@@ -1,7 +1,7 @@
 """close_legs and end_call: the pure transitions behind hang-up."""
 from __future__ import annotations
 
-from uapi.calls import close_legs, end_call, party_matches
+from uapi.lifecycle import close_legs, end_call, party_matches
 
 
 def call(*parties: tuple[str, bool], answered: bool = True) -> dict:
@@ -11,11 +11,12 @@ def call(*parties: tuple[str, bool], answered: bool = True) -> dict:
         if is_extension:
             view = f"{len(views):02d}"
             views.append({"id": view, "extension": number})
-        records.append({"number": number, "extension": is_extension, "role": "x", "view": view, "left": False})
+        records.append({"number": number, "extension": is_extension, "role": "x", "view": view, "left": False,
+                        "answered": answered})
     body = {"id": "c1", "phoneCallView": views}
     if answered:
         body["answered"] = "2026-11-27T05:27:00Z"
-    return {"call": body, "parties": records, "userId": "12"}
+    return {"call": body, "parties": records, "userId": "12", "timers": {}, "options": {"callDuration": 3600}}
 
 
 NOW = 1_795_000_000_000

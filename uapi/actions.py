@@ -1,0 +1,268 @@
+"""The update actions of `updatePhoneCall`, each a pure function of the call document.
+
+Every action checks its own rules first (a view that exists, a target of the right kind in
+the call's organization, a state in which the action makes sense) and raises the 400 the
+spec lists for it; then it answers the next document. Who joins and who leaves follows the
+reference's decision: BargeIn, Whisper and Monitor add the target as a new view; PickUp and
+UnPark connect it in place of the ringing or parking party; Transfer replaces the party
+`transferFromNumber` with the target; TransferToVoicemail takes `transferNumber` off the call.
+"""
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any, Callable
+
+from uapi.accounts import EXTENDED_NUMBER, Directory, Extension, Organization
+from uapi.errors import bad_request
+from uapi.lifecycle import (
+    STATUS_RINGING,
+    Doc,
+    active,
+    answer_now,
+    digits,
+    iso,
+    leave,
+    party_matches,
+    unpark,
+    view_of,
+)
+
+PUBLIC_NUMBER = re.compile(r"^\+?[0-9]+$")
+DEFAULT_WAIT_FOR_PICKUP = 25
+
+
+Action = Callable[[Doc, dict[str, Any], Directory, int], None]
+ACTIONS: dict[str, Action] = {}
+
+
+def action(name: str) -> Callable[[Action], Action]:
+    def register(function: Action) -> Action:
+        ACTIONS[name] = function
+        return function
+    return register
+
+
+def apply(doc: Doc, body: dict[str, Any], directory: Directory, now: int) -> Doc:
+    """The call after the action in `body`; `doc` is live and already advanced to `now`."""
+    name = body.get("action")
+    if name not in ACTIONS:
+        raise bad_request("pc_action_invalid", f"Unknown action {name!r}; see the spec for the list.")
+    new = copy.deepcopy(doc)
+    ACTIONS[name](new, body, directory, now)
+    return new
+
+
+# -- shared rules ----------------------------------------------------------------------
+
+
+def _organization(doc: Doc, directory: Directory) -> Organization:
+    return directory.organizations[doc["call"]["ownerId"]]
+
+
+def _view(doc: Doc, body: dict[str, Any]) -> dict[str, Any]:
+    view_id = body.get("phoneCallViewId")
+    if view_id is None:
+        raise bad_request("pc_phonecallviewid_invalid", f"{body['action']} needs phoneCallViewId.")
+    for party in active(doc):
+        view = view_of(doc, party)
+        if view is not None and view["id"] == str(view_id):
+            return view
+    raise bad_request("pc_phonecallviewid_invalid", f"No view {view_id} of a party still on the call.")
+
+
+def _party_of_view(doc: Doc, view: dict[str, Any]) -> dict[str, Any]:
+    return next(p for p in active(doc) if p["view"] == view["id"])
+
+
+def _answered(doc: Doc, name: str) -> None:
+    if "answered" not in doc["call"]:
+        raise bad_request("pc_call_not_answered", f"{name} needs a call that has been answered.")
+
+
+def _phone_terminal(doc: Doc, body: dict[str, Any], directory: Directory) -> Extension:
+    """`sendCallTo` as a phone terminal of the call's organization that is not on the call."""
+    target = body.get("sendCallTo")
+    if not target:
+        raise bad_request("pc_sendcallto_invalid", f"{body['action']} needs sendCallTo.")
+    ext = directory.find_extension(str(target), _organization(doc, directory))
+    if ext is None or ext.organization != _organization(doc, directory) or ext.type != "phone_terminal":
+        raise bad_request("pc_sendcallto_invalid",
+                          f"sendCallTo {target} must be a phone terminal extension of the call's organization.")
+    return ext
+
+
+def _not_on_call(doc: Doc, number: str) -> None:
+    if any(p["number"] == number for p in active(doc)):
+        raise bad_request("pc_sendcallto_invalid", f"{number} is already on the call.")
+
+
+def _party(doc: Doc, body: dict[str, Any], field: str) -> dict[str, Any]:
+    number = body.get(field)
+    if not number or not PUBLIC_NUMBER.match(str(number).replace("*", "")):
+        raise bad_request(f"pc_{field.lower()}_invalid", f"{body['action']} needs {field}, a number on the call.")
+    wanted = digits(str(number))
+    for party in active(doc):
+        if party_matches(party, wanted):
+            return party
+    raise bad_request(f"pc_{field.lower()}_invalid", f"{number} is not a party of the call.")
+
+
+def _join(doc: Doc, number: str, ext: Extension | None, now: int, ring_seconds: int | None,
+          directory: Directory, caller_id: str | None = None) -> dict[str, Any]:
+    """Add a party: a new view for an extension; a public number shows in the views' destination."""
+    party: dict[str, Any] = {"number": number, "extension": ext is not None, "role": "destination",
+                             "view": None, "left": False, "answered": False}
+    if ring_seconds is not None:
+        party["ringUntil"] = now + ring_seconds * 1000
+        if digits(number) not in directory.simulator.no_answer:
+            party["answerAt"] = now + int(directory.simulator.answer_delay * 1000)
+    doc["parties"].append(party)
+    views = doc["call"]["phoneCallView"]
+    if ext is None:
+        for view in views:
+            view["destination"] = [*view.get("destination", []), number]
+        return party
+    party["view"] = f"{max((int(v['id']) for v in views), default=-1) + 1:02d}"
+    view = {"id": party["view"], "extension": ext.extended, "source": views[0]["source"] if views else [],
+            "destination": [ext.number], "flow": 2, "status": STATUS_RINGING, "ringing": iso(now),
+            "callerId": caller_id or ext.caller_id}
+    views.append({k: v for k, v in view.items() if v is not None})
+    return party
+
+
+def _ring_seconds(body: dict[str, Any]) -> int:
+    return int(body.get("waitForPickup") or DEFAULT_WAIT_FOR_PICKUP)
+
+
+# -- the actions -----------------------------------------------------------------------
+
+
+@action("OnHold")
+def _on_hold(doc: Doc, body: dict[str, Any], directory: Directory, now: int) -> None:
+    view = _view(doc, body)
+    _answered(doc, "OnHold")
+    if any("onHold" in v for v in doc["call"]["phoneCallView"]):
+        raise bad_request("pc_call_on_hold", "The call is already on hold.")
+    for other in doc["call"]["phoneCallView"]:
+        other.update(onHold=iso(now), holder=1 if other is view else 0)
+
+
+@action("OffHold")
+def _off_hold(doc: Doc, body: dict[str, Any], directory: Directory, now: int) -> None:
+    _view(doc, body)
+    if not any("onHold" in v for v in doc["call"]["phoneCallView"]):
+        raise bad_request("pc_call_not_on_hold", "The call is not on hold.")
+    for view in doc["call"]["phoneCallView"]:
+        view.pop("onHold", None)
+        view.pop("holder", None)
+
+
+@action("StartRecording")
+def _start_recording(doc: Doc, body: dict[str, Any], directory: Directory, now: int) -> None:
+    view = _view(doc, body)
+    _answered(doc, "StartRecording")
+    if "recording" in view:
+        raise bad_request("pc_call_recording", f"View {view['id']} is already recording.")
+    view["recording"] = iso(now)
+    doc.setdefault("recordingFormats", {})[view["id"]] = body.get("format") or "wav"
+
+
+@action("StopRecording")
+def _stop_recording(doc: Doc, body: dict[str, Any], directory: Directory, now: int) -> None:
+    view = _view(doc, body)
+    if "recording" not in view:
+        raise bad_request("pc_call_not_recording", f"View {view['id']} is not recording.")
+    del view["recording"]
+
+
+@action("Park")
+def _park(doc: Doc, body: dict[str, Any], directory: Directory, now: int) -> None:
+    view = _view(doc, body)
+    _answered(doc, "Park")
+    if doc["timers"].get("parkedUntil") is not None:
+        raise bad_request("pc_call_parked", "The call is already parked.")
+    max_in_parking = body.get("maxInParking")
+    if max_in_parking is None:
+        raise bad_request("pc_maxinparking_invalid", "Park needs maxInParking (seconds).")
+    # The simulator has no shared parking lot; a position derived from the call id keeps
+    # it stable across reads. A real switch reports the slot it used.
+    position = 1 + sum(map(ord, doc["call"]["id"])) % 100
+    for other in doc["call"]["phoneCallView"]:
+        other.update(parked=iso(now), parkedPos=position, parkedBy=view["extension"])
+    doc["timers"]["parkedUntil"] = now + int(max_in_parking) * 1000
+
+
+@action("UnPark")
+def _unpark(doc: Doc, body: dict[str, Any], directory: Directory, now: int) -> None:
+    _view(doc, body)
+    if doc["timers"].get("parkedUntil") is None:
+        raise bad_request("pc_call_not_parked", "The call is not parked.")
+    parked_by = doc["call"]["phoneCallView"][0]["parkedBy"]
+    target = _phone_terminal(doc, body, directory)
+    unpark(doc)
+    if target.extended == parked_by:
+        return  # the parker takes its call back
+    _not_on_call(doc, target.extended)
+    answer_now(doc, _join(doc, target.extended, target, now, 0, directory, body.get("callerId")), now)
+    parker = next((p for p in active(doc) if p["number"] == parked_by), None)
+    if parker is not None:
+        leave(doc, parker, now)
+
+
+@action("PickUp")
+def _pick_up(doc: Doc, body: dict[str, Any], directory: Directory, now: int) -> None:
+    view = _view(doc, body)
+    if view.get("status") != STATUS_RINGING:
+        raise bad_request("pc_view_not_ringing", f"View {view['id']} is not ringing; only a ringing party can be picked up.")
+    target = _phone_terminal(doc, body, directory)
+    _not_on_call(doc, target.extended)
+    ringing = _party_of_view(doc, view)
+    joined = _join(doc, target.extended, target, now, 0, directory, body.get("callerId"))
+    answer_now(doc, joined, now)
+    leave(doc, ringing, now)
+
+
+def _add_listener(name: str) -> Action:
+    def add(doc: Doc, body: dict[str, Any], directory: Directory, now: int) -> None:
+        _view(doc, body)
+        _answered(doc, name)
+        if name == "Whisper" and body.get("private") not in (None, 0, 1, "0", "1"):
+            raise bad_request("pc_private_invalid", "private must be 0 or 1.")
+        target = _phone_terminal(doc, body, directory)
+        _not_on_call(doc, target.extended)
+        _join(doc, target.extended, target, now, _ring_seconds(body), directory, body.get("callerId"))
+    return add
+
+
+for _name in ("BargeIn", "Whisper", "Monitor"):
+    ACTIONS[_name] = _add_listener(_name)
+
+
+@action("Transfer")
+def _transfer(doc: Doc, body: dict[str, Any], directory: Directory, now: int) -> None:
+    _answered(doc, "Transfer")
+    moving = _party(doc, body, "transferNumber")
+    leaving = _party(doc, body, "transferFromNumber")
+    if moving is leaving:
+        raise bad_request("pc_transferfromnumber_invalid", "transferFromNumber and transferNumber must be different parties.")
+    target = str(body.get("sendCallTo") or "")
+    ext = directory.find_extension(target, _organization(doc, directory))
+    if ext is None and EXTENDED_NUMBER.match(target):
+        raise bad_request("pc_sendcallto_invalid", f"Extension {target} does not exist.")
+    if ext is None:
+        if not PUBLIC_NUMBER.match(target):
+            raise bad_request("pc_sendcallto_invalid", "sendCallTo must be an extension or a public number.")
+        if not doc["options"].get("allowPublicTransfer"):
+            raise bad_request("pc_sendcallto_invalid",
+                              "This call was placed without allowPublicTransfer; it cannot go to a public number.")
+    number = ext.extended if ext else target
+    _not_on_call(doc, number)
+    _join(doc, number, ext, now, doc["options"]["waitForPickup"], directory)
+    leave(doc, leaving, now)
+
+
+@action("TransferToVoicemail")
+def _transfer_to_voicemail(doc: Doc, body: dict[str, Any], directory: Directory, now: int) -> None:
+    _phone_terminal(doc, body, directory)
+    leave(doc, _party(doc, body, "transferNumber"), now)

@@ -1,0 +1,193 @@
+"""How a call moves through time: ringing, answer, the end, and the legs that close.
+
+A call is one JSON document (see `uapi.calls`). Every function here is pure: it takes a
+document and answers the next one, never touching the input. Timed events (a party answers
+after the simulator's delay, nobody answers within `waitForPickup`, `callDuration` runs out,
+a parked call's `maxInParking` passes) are kept as deadlines in the document; `advance`
+applies every deadline that has passed, so any reader sees the call as it is *now*, and the
+store keeps the next deadline and the projected end in indexed columns.
+"""
+from __future__ import annotations
+
+import copy
+from datetime import datetime, timezone
+from typing import Any, Iterator
+
+Doc = dict[str, Any]
+
+STATUS_RINGING, STATUS_OTHER_SIDE_RINGING, STATUS_ON_CALL = 3, 4, 5
+DISPOSITION_ANSWERED, DISPOSITION_BUSY, DISPOSITION_NO_ANSWER = 0, 1, 3
+
+
+def iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def digits(number: str) -> str:
+    """A number as the digits it dials: `+`, spaces and `*` dropped."""
+    return number.replace("+", "").replace("*", "").strip()
+
+
+def active(doc: Doc) -> list[dict[str, Any]]:
+    return [p for p in doc["parties"] if not p["left"]]
+
+
+def view_of(doc: Doc, party: dict[str, Any]) -> dict[str, Any] | None:
+    return next((v for v in doc["call"]["phoneCallView"] if v["id"] == party["view"]), None)
+
+
+def is_live(doc: Doc) -> bool:
+    return "ended" not in doc["call"]
+
+
+# -- timed events -------------------------------------------------------------------
+
+
+def _events(doc: Doc) -> Iterator[tuple[int, str, Any]]:
+    """Pending deadlines as (time, kind, subject)."""
+    if not is_live(doc):
+        return
+    for party in active(doc):
+        if not party["answered"]:
+            if party.get("answerAt") is not None:
+                yield party["answerAt"], "answer", party["number"]
+            yield party["ringUntil"], "ring_timeout", party["number"]
+    timers = doc["timers"]
+    if timers.get("endAt") is not None:
+        yield timers["endAt"], "duration", None
+    if timers.get("parkedUntil") is not None:
+        yield timers["parkedUntil"], "unpark", None
+
+
+def next_event(doc: Doc) -> int | None:
+    return min((time for time, _, _ in _events(doc)), default=None)
+
+
+def advance(doc: Doc, now: int) -> Doc:
+    """The call at `now`: every deadline that passed, applied in time order."""
+    current = doc
+    for _ in range(10_000):  # each step removes a deadline; the bound only guards against bugs
+        due = min((e for e in _events(current) if e[0] <= now), default=None, key=lambda e: (e[0], e[1]))
+        if due is None:
+            return current
+        current = _apply(current, *due)
+    raise RuntimeError(f"call {doc['call']['id']}: deadlines do not converge")
+
+
+def projected_end(doc: Doc) -> int | None:
+    """When the call ends if nobody acts on it (None: it has ended or never ends by itself)."""
+    if not is_live(doc):
+        return None
+    final = advance(doc, 2**62)
+    return final.get("endedMs")
+
+
+def _apply(doc: Doc, time: int, kind: str, subject: Any) -> Doc:
+    new = copy.deepcopy(doc)
+    if kind == "answer":
+        _answer(new, _party(new, subject), time)
+        return new
+    if kind == "ring_timeout":
+        _leave(new, _party(new, subject), DISPOSITION_NO_ANSWER)
+        if "answered" not in new["call"]:
+            still_ringing = any(not p["answered"] for p in active(new))
+            return new if still_ringing else end_call(new, time, "system", "no_answer")
+        return new if len(active(new)) >= 2 else end_call(new, time, "system", "completed")
+    if kind == "duration":
+        return end_call(new, time, "system", "duration_limit")
+    unpark(new)  # maxInParking passed: the call goes back to its parker
+    return new
+
+
+def _party(doc: Doc, number: str) -> dict[str, Any]:
+    return next(p for p in active(doc) if p["number"] == number)
+
+
+def unpark(doc: Doc) -> None:
+    doc["timers"].pop("parkedUntil", None)
+    for view in doc["call"]["phoneCallView"]:
+        for key in ("parked", "parkedPos", "parkedBy"):
+            view.pop(key, None)
+
+
+def _answer(doc: Doc, party: dict[str, Any], time: int) -> None:
+    party["answered"] = True
+    party.pop("answerAt", None)
+    party.pop("ringUntil", None)
+    view = view_of(doc, party)
+    if view is not None:
+        view.pop("ringing", None)
+        view.update(status=STATUS_ON_CALL, answered=iso(time))
+    if "answered" not in doc["call"]:
+        doc["call"]["answered"] = iso(time)
+        doc["timers"]["endAt"] = time + doc["options"]["callDuration"] * 1000
+        for other in active(doc):
+            other_view = view_of(doc, other)
+            if other["answered"] and other_view is not None:
+                other_view.update(status=STATUS_ON_CALL, answered=other_view.get("answered", iso(time)))
+
+
+# -- ending ------------------------------------------------------------------------
+
+
+def _leave(doc: Doc, party: dict[str, Any], disposition: int) -> None:
+    party["left"] = True
+    party.pop("answerAt", None)
+    party.pop("ringUntil", None)
+    view = view_of(doc, party)
+    if view is not None:
+        view["disposition"] = disposition
+
+
+def _disposition(party: dict[str, Any], busy: frozenset[str]) -> int:
+    if party["number"] in busy:
+        return DISPOSITION_BUSY
+    return DISPOSITION_ANSWERED if party["answered"] else DISPOSITION_NO_ANSWER
+
+
+def end_call(doc: Doc, now: int, ended_by: str, cause: str, busy: frozenset[str] = frozenset()) -> Doc:
+    new = copy.deepcopy(doc)
+    for party in active(new):
+        _leave(new, party, _disposition(party, busy))
+    new["call"].update(ended=iso(now), endedBy=ended_by, cause=cause)
+    new["timers"] = {}
+    new["endedMs"] = now
+    return new
+
+
+def close_legs(doc: Doc, number_digits: str | None, now: int) -> Doc | None:
+    """The call after a hang-up through the API, or None when nothing of it is hung up.
+
+    Without a number every leg closes. With one, only that party leaves; the call ends
+    when fewer than two parties remain on it. A call nobody answered yet is cancelled.
+    """
+    current = active(doc)
+    leaving = current if number_digits is None else [p for p in current if party_matches(p, number_digits)]
+    if not leaving:
+        return None
+    if len(current) - len(leaving) >= 2:
+        new = copy.deepcopy(doc)
+        numbers = {p["number"] for p in leaving}
+        for party in active(new):
+            if party["number"] in numbers:
+                _leave(new, party, _disposition(party, frozenset()))
+        return new
+    return end_call(doc, now, "api", "hangup" if "answered" in doc["call"] else "cancelled")
+
+
+def leave(doc: Doc, party: dict[str, Any], now: int) -> None:
+    """One party leaves `doc` in place (a transfer away); the call ends when fewer than two remain."""
+    _leave(doc, party, _disposition(party, frozenset()))
+    if len(active(doc)) < 2:
+        doc.update(end_call(doc, now, "system", "completed"))
+
+
+def answer_now(doc: Doc, party: dict[str, Any], now: int) -> None:
+    """A party that joins by picking up: answered at once, in place."""
+    _answer(doc, party, now)
+
+
+def party_matches(party: dict[str, Any], number_digits: str) -> bool:
+    if party["extension"]:
+        return number_digits in (party["number"].split("*", 1)[1], digits(party["number"]))
+    return digits(party["number"]) == number_digits
