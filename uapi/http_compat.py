@@ -3,21 +3,31 @@
 * Paths ending in a slash are served as they are, not redirected (those clients treat a
   307 as an error), so the slash is dropped before routing.
 * `/oauth/token.php`, the original token path, is the same operation as `/oauth/token`.
-* Bodies over the limit answer 413 without being read whole.
+* A method the addressed resource does not have answers 405 with its `Allow`, decided by
+  the spec's paths with OpenAPI's precedence (`/{userId}/simple` is not an extension named
+  "simple"), before the router can send the request to a templated path instead.
+* Bodies over the limit answer 413 without being read whole; a chunked body (no
+  Content-Length) is read here, within the limit, and handed on with its length.
+* Bytes the framework cannot decode never reach it: a raw non-ASCII query is percent-encoded,
+  a non-ASCII Content-Type is dropped from a bodiless request and answers 415 otherwise.
 * The server's :class:`Services` are bound for the request (see `uapi.services`).
 """
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote, quote_from_bytes
 
+import yaml
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from uapi import services as services_module
 from uapi.errors import UapiError
-from uapi.http_errors import render
+from uapi.http_errors import AllowedMethods, render
 
 API_PREFIXES = ("/uapi/phoneCalls/", "/oauth/")
 PATH_ALIASES = {"/oauth/token.php": "/oauth/token"}
+PATH_SAFE = "/@*:!$&'()+,;="
+QUERY_SAFE = "".join(chr(c) for c in range(0x21, 0x7F))  # printable ASCII stays as sent
 
 
 def canonical_path(path: str) -> str:
@@ -31,34 +41,118 @@ class CompatibilityMiddleware:
         self.app = app
         self.services = services
         self.max_body_bytes = max_body_bytes
+        self.allowed = _allowed_methods(services)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path = canonical_path(scope["path"])
-        if path != scope["path"]:
-            scope = dict(scope, path=path, raw_path=path.encode())
-        too_large = UapiError(413, "request_too_large", f"The request body is larger than {self.max_body_bytes} bytes.")
-        declared = _content_length(scope)
-        if declared is not None and declared > self.max_body_bytes:
-            await _send_error(too_large, path, send)
+        scope = _canonical(scope)
+        try:
+            scope, receive = await self._admit(scope, receive)
+        except UapiError as error:
+            await _send_error(error, scope["path"], send)
             return
+        too_large = UapiError(413, "request_too_large", f"The request body is larger than {self.max_body_bytes} bytes.")
         token = services_module.bind(self.services)
         try:
             await self.app(scope, _limited(receive, self.max_body_bytes, too_large), send)
         finally:
             services_module.unbind(token)
 
+    async def _admit(self, scope: Scope, receive: Receive) -> tuple[Scope, Receive]:
+        """The request as the app may see it, or the UapiError that answers it here."""
+        path = scope["path"]
+        allowed = self.allowed.for_path(path) if path.startswith(API_PREFIXES) else []
+        if allowed and scope["method"] not in allowed:
+            raise UapiError(405, "method_not_allowed", "This method is not allowed here.", {"Allow": ", ".join(allowed)})
+        too_large = UapiError(413, "request_too_large", f"The request body is larger than {self.max_body_bytes} bytes.")
+        try:
+            declared = _content_length(scope)
+        except ValueError:
+            raise UapiError(400, "request_invalid", "The Content-Length header is not a number of bytes.") from None
+        if declared is not None and declared > self.max_body_bytes:
+            raise too_large
+        if declared is None and _header(scope, b"transfer-encoding") is not None:
+            # A chunked body: the validators only read bodies with a Content-Length, so it is
+            # read here (never past the limit) and handed on with its length.
+            body = await _read_body(receive, self.max_body_bytes, too_large)
+            scope, receive = _with_body(scope, receive, body)
+            declared = len(body)
+        content_type = _header(scope, b"content-type")
+        if content_type is not None and not content_type.isascii():
+            # Media types are ASCII; such a header names none. On a request without a body it
+            # is noise (clients send a Content-Type on GET and DELETE) and is dropped.
+            if declared:
+                raise UapiError(415, "content_type_invalid", "The Content-Type header names no media type.")
+            scope = dict(scope, headers=[(k, v) for k, v in scope["headers"] if k != b"content-type"])
+        return scope, receive
+
+
+def _canonical(scope: Scope) -> Scope:
+    path = canonical_path(scope["path"])
+    if path != scope["path"]:
+        scope = dict(scope, path=path, raw_path=quote(path, safe=PATH_SAFE, errors="surrogatepass").encode())
+    query = scope.get("query_string", b"")
+    if not query.isascii():
+        # Raw bytes beyond ASCII in a query are percent-encoded, as a browser would send them,
+        # so nothing downstream (URL building, parameter parsing) has to decode them.
+        scope = dict(scope, query_string=quote_from_bytes(query, safe=QUERY_SAFE).encode())
+    return scope
+
+
+def _allowed_methods(services: Any) -> AllowedMethods:
+    with open(services.settings.spec_path, encoding="utf-8") as handle:
+        return AllowedMethods(yaml.safe_load(handle).get("paths", {}))
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value
+    return None
+
 
 def _content_length(scope: Scope) -> int | None:
-    for name, value in scope.get("headers", []):
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
+    """The declared body size; None when there is none, ValueError when it is not a number."""
+    value = _header(scope, b"content-length")
+    if value is None:
+        return None
+    if not value.strip().isdigit():
+        raise ValueError(value)
+    return int(value)
+
+
+async def _read_body(receive: Receive, limit: int, too_large: UapiError) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _with_body(scope: Scope, receive: Receive, body: bytes) -> tuple[Scope, Receive]:
+    headers = [(k, v) for k, v in scope.get("headers", []) if k != b"transfer-encoding"]
+    headers.append((b"content-length", str(len(body)).encode()))
+    sent = False
+
+    async def receive_() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return dict(scope, headers=headers), receive_
 
 
 def _limited(receive: Receive, limit: int, error: UapiError) -> Receive:

@@ -31,30 +31,41 @@ CODES_BY_STATUS = {
     415: "content_type_invalid",
 }
 OAUTH_CODES_BY_STATUS = {401: "invalid_client", 500: "server_error"}
+# RFC 6749 §5.2 codes a failure may carry itself (the spec's `x-error-code` of a form field).
+OAUTH_CODES = frozenset({"invalid_request", "invalid_client", "invalid_grant", "unauthorized_client",
+                         "unsupported_grant_type", "invalid_scope"})
 BEARER_CHALLENGE = 'Bearer realm="uapi"'
 
 
 class AllowedMethods:
-    """The methods the spec allows on a concrete path, for a correct `Allow` header.
+    """The methods the spec allows on a concrete path, for a correct `Allow` header and 405s.
 
-    Connexion answers a 405 with the methods of the first route matching the path; a path
-    can match several templates (`/{userId}/simple` and `/{userId}/{extension}`), so the
-    answer is the union over every template that matches.
+    A path can match several templates (`/{userId}/simple` and `/{userId}/{extension}`). As
+    OpenAPI says, a concrete path wins over a templated one: at the first segment where two
+    matching templates differ, the one with a literal there is the resource the path names,
+    and its methods alone are allowed. `HEAD` comes with `GET` (the router answers it).
     """
 
     def __init__(self, paths: dict[str, Any]) -> None:
-        self._templates = [
-            (re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)) + "$"),
-             [m.upper() for m in HTTP_METHODS if m in item])
-            for template, item in paths.items()
-        ]
+        self._templates = []
+        for template, item in paths.items():
+            segments = template.strip("/").split("/")
+            pattern = "^/" + "/".join("[^/]+" if _is_param(seg) else re.escape(seg) for seg in segments) + "$"
+            specificity = tuple(1 if _is_param(seg) else 0 for seg in segments)
+            methods = [m.upper() for m in HTTP_METHODS if m in item]
+            if "GET" in methods and "HEAD" not in methods:
+                methods.append("HEAD")
+            self._templates.append((re.compile(pattern), specificity, sorted(methods)))
 
     def for_path(self, path: str) -> list[str]:
-        methods: set[str] = set()
-        for pattern, allowed in self._templates:
-            if pattern.match(path):
-                methods.update(allowed)
-        return sorted(methods)
+        """The methods of the resource `path` names; empty when it names none."""
+        matches = [(specificity, methods) for pattern, specificity, methods in self._templates
+                   if pattern.match(path)]
+        return min(matches)[1] if matches else []
+
+
+def _is_param(segment: str) -> bool:
+    return segment.startswith("{") and segment.endswith("}")
 
 
 def uapi_error_for(exc: Exception, path: str, allowed: AllowedMethods) -> UapiError:
@@ -63,7 +74,7 @@ def uapi_error_for(exc: Exception, path: str, allowed: AllowedMethods) -> UapiEr
         return exc
     if isinstance(exc, ProblemException):
         status, headers = exc.status, dict(exc.headers or {})
-        message = _problem_message(exc)
+        message = _problem_message(exc, path)
     elif isinstance(exc, HTTPException):
         status, headers = exc.status_code, dict(exc.headers or {})
         message = {404: f"No resource at {path}.", 405: "This method is not allowed here."}.get(status, str(exc.detail))
@@ -81,11 +92,15 @@ def uapi_error_for(exc: Exception, path: str, allowed: AllowedMethods) -> UapiEr
     return UapiError(status, CODES_BY_STATUS.get(status, "request_invalid"), message, headers)
 
 
-def _problem_message(exc: ProblemException) -> str:
+def _problem_message(exc: ProblemException, path: str) -> str:
     if exc.status == 415:
+        if path.startswith("/oauth"):
+            return "The request body must be application/x-www-form-urlencoded."
         return "The request body must be application/json."
     if exc.status == 403:
         return "The token does not allow this request."
+    if exc.status == 400 and str(exc.detail or "").startswith("RequestBody is required"):
+        return "A request body is required."
     # Connexion's own details can quote schema text; keep them out of the answer.
     return exc.title or "The request is invalid."
 
@@ -100,7 +115,8 @@ def _challenge(exc: Exception) -> str:
 def render(error: UapiError, path: str) -> ConnexionResponse:
     if path.startswith("/oauth"):
         body: dict[str, Any] = {
-            "error": OAUTH_CODES_BY_STATUS.get(error.status, "invalid_request"),
+            "error": error.code if error.code in OAUTH_CODES and error.status < 500
+            else OAUTH_CODES_BY_STATUS.get(error.status, "invalid_request"),
             "error_description": error.message,
         }
         headers = {k: v for k, v in error.headers.items() if k != "WWW-Authenticate"}
@@ -112,7 +128,9 @@ def render(error: UapiError, path: str) -> ConnexionResponse:
 
 def exception_handler(allowed: AllowedMethods) -> Any:
     async def handle(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
-        path = request.url.path
+        # The scope's path, not `request.url`: building the URL decodes the raw query, which
+        # may not be UTF-8, and the error handler must not fail itself.
+        path = request.scope.get("path", "")
         return render(uapi_error_for(exc, path, allowed), path)
 
     return handle

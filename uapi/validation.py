@@ -11,7 +11,7 @@ import json
 from typing import Any, AsyncGenerator
 
 from connexion.datastructures import MediaTypeDict
-from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, ParameterValidator
+from connexion.validators import VALIDATOR_MAP, FormDataValidator, JSONRequestBodyValidator, ParameterValidator
 from jsonschema import Draft4Validator, ValidationError
 from jsonschema.exceptions import best_match
 
@@ -66,11 +66,17 @@ class UapiJSONBodyValidator(JSONRequestBodyValidator):
         if not raw.strip():
             return None
         try:
-            return json.loads(raw.decode("utf-8"))
+            text = raw.decode("utf-8")
         except UnicodeDecodeError:
             raise bad_request(REQUEST_INVALID, "The request body is not UTF-8.") from None
+        try:
+            return json.loads(text, parse_constant=_not_json)
         except json.JSONDecodeError as exc:
             raise bad_request(REQUEST_INVALID, f"The request body is not valid JSON ({exc.msg} at line {exc.lineno}).") from None
+        except ValueError as exc:  # NaN / Infinity: Python reads them, JSON has no such values
+            raise bad_request(REQUEST_INVALID, f"The request body is not valid JSON ({exc}).") from None
+        except RecursionError:
+            raise bad_request(REQUEST_INVALID, "The request body is nested too deeply.") from None
 
     def _validate(self, body: Any) -> dict | None:
         if body is None:
@@ -86,6 +92,32 @@ class UapiJSONBodyValidator(JSONRequestBodyValidator):
             missing = [name for name in error.validator_value if name not in (error.instance or {})]
             path.append(missing[0] if missing else "")
         raise bad_request(_field_code(self._schema, path), f"The body field {_dotted(path)} {describe(error)}.")
+
+
+class UapiFormBodyValidator(FormDataValidator):
+    """Form bodies (the token endpoint): a missing field is the body's code, a bad one its own.
+
+    Under /oauth the codes are RFC 6749's (`unsupported_grant_type` on `grant_type`); a missing
+    field is `invalid_request` there, which is what the body-level `request_invalid` becomes.
+    """
+
+    def _validate(self, body: Any) -> dict | None:
+        if not isinstance(body, dict):
+            raise bad_request(REQUEST_INVALID, "The request body must be a form.")
+        errors = list(self._validator.iter_errors(body))
+        if not errors:
+            return None
+        error = best_match(errors)
+        path = list(error.absolute_path)
+        if error.validator == "required":
+            missing = [name for name in error.validator_value if name not in (error.instance or {})]
+            field = missing[0] if missing else "(unknown)"
+            raise bad_request(self._schema.get("x-error-code", REQUEST_INVALID), f"The form field {field} is required.")
+        raise bad_request(_field_code(self._schema, path), f"The form field {_dotted(path)} {describe(error)}.")
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON value")
 
 
 def _field_code(schema: dict, path: list[Any]) -> str:
@@ -114,6 +146,7 @@ def _dotted(path: list[Any]) -> str:
 VALIDATORS = {
     **VALIDATOR_MAP,
     "parameter": UapiParameterValidator,
-    "body": MediaTypeDict({**VALIDATOR_MAP["body"], "*/*json": UapiJSONBodyValidator}),
+    "body": MediaTypeDict({**VALIDATOR_MAP["body"], "*/*json": UapiJSONBodyValidator,
+                           "application/x-www-form-urlencoded": UapiFormBodyValidator}),
 }
 
