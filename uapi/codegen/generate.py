@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.bccache
 
 from uapi.codegen import examples
 from uapi.codegen.lang_python import PythonLang
@@ -33,6 +34,27 @@ TS_ONLY = re.compile("⟪(.*?)⟫", re.S)
 
 PACKAGE = {"python": {"distribution": "uapi-client", "module": "uapi_client"},
            "typescript": {"name": "uapi-client"}}
+
+
+class _MemoryBytecodeCache(jinja2.BytecodeCache):
+    """Compiled templates kept for the process: each render builds a fresh Environment
+    (its filters are bound to one spec), and recompiling every template dominated
+    generation time. Buckets are checked against the template source, so edited or
+    overriding templates are recompiled."""
+
+    def __init__(self) -> None:
+        self._store: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        data = self._store.get(bucket.key)
+        if data is not None:
+            bucket.bytecode_from_string(data)
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self._store[bucket.key] = bucket.bytecode_to_string()
+
+
+_BYTECODE = _MemoryBytecodeCache()
 
 
 def template_names(lang: str, templates_dir: str | Path | None = None) -> list[str]:
@@ -65,6 +87,7 @@ def render(api: Api, lang: str, templates_dir: str | Path | None = None) -> dict
         trim_blocks=True,
         lstrip_blocks=True,
         autoescape=False,
+        bytecode_cache=_BYTECODE,
     )
     helper = PythonLang(api) if lang == "python" else TypeScriptLang(api)
     env.filters.update(helper.filters())

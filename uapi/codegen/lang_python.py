@@ -62,6 +62,8 @@ class PythonLang:
                 needed.add("Any")  # Mapping[str, Any] bodies
             if any(p.type.kind == "array" for p in op.parameters):
                 needed.add("Sequence")
+            if any(_has_enum(p.type) for p in op.parameters):
+                needed.add("Literal")
         return needed
 
     def value(self, value: Any) -> str:
@@ -169,6 +171,10 @@ class PythonLang:
             if branch != out:  # members needing no conversion need no test either
                 out = f"({branch} if {check(variant).format(x=expr)} else {out})"
         return out
+
+
+def _has_enum(t: TypeRef) -> bool:
+    return bool(t.enum) or any(_has_enum(inner) for inner in (t.item, *t.variants) if inner is not None)
 
 
 def _type_names(t: TypeRef) -> set[str]:

@@ -6,6 +6,7 @@ vocabulary (pointers, local `$ref` resolution, the error type).
 """
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,12 +47,15 @@ def load_document(path: str | Path) -> dict[str, Any]:
 
 
 def parse_document(text: str) -> dict[str, Any]:
+    # libyaml's loader is ~10x faster than the pure-Python one; both keep mapping order.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         raise CodegenError([Problem("#", f"not YAML or JSON: {exc}")]) from exc
     if not isinstance(data, dict):
         raise CodegenError([Problem("#", "the document is not a mapping")])
+    data = _plain(data)
     version = str(data.get("openapi", ""))
     if not version.startswith("3.0"):
         raise CodegenError([Problem("#/openapi", f"only OpenAPI 3.0.x is supported, got {version or 'nothing'!r}")])
@@ -91,3 +95,18 @@ class Resolver:
             node = self.lookup(ref, where)
             where = ref
         return node, where
+
+
+def _plain(node: Any) -> Any:
+    """JSON values only: YAML reads unquoted timestamps as datetimes, which examples
+    would otherwise carry into generated code; they become RFC 3339 strings."""
+    if isinstance(node, dict):
+        return {key: _plain(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_plain(value) for value in node]
+    if isinstance(node, datetime.datetime):
+        text = node.isoformat()
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
+    if isinstance(node, datetime.date):
+        return node.isoformat()
+    return node

@@ -32,6 +32,7 @@ from uapi_client.models import (
     PhoneCallView,
     TokenRequest,
     TokenResponse,
+    UpdatePhoneCallRequest,
 )
 
 __version__ = "1.0.0"
@@ -60,4 +61,5 @@ __all__ = [
     "PhoneCallView",
     "TokenRequest",
     "TokenResponse",
+    "UpdatePhoneCallRequest",
 ]

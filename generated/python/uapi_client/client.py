@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
@@ -22,6 +22,8 @@ from uapi_client.models import (
     PhoneCallList,
     TokenRequest,
     TokenResponse,
+    UpdatePhoneCallRequest,
+    decode_phone_call,
     decode_phone_call_collection,
     decode_phone_call_list,
     decode_token_response,
@@ -141,6 +143,10 @@ class Client:
         user_id: str,
         *,
         body: CreatePhoneCallRequest | Mapping[str, Any],
+        wait_for_pickup: int | None = None,
+        call_duration: int | None = None,
+        allow_public_transfer: bool | None = None,
+        video: bool | None = None,
         fields: str | None = None,
         timeout: float | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -157,6 +163,10 @@ class Client:
 
         Args:
             user_id: `@me` or `@viewer` (the user the token acts for), `@owner` (the user who owns the extension in the path, or in the body for creates) or the id of a user.
+            wait_for_pickup: Seconds a called party rings before the call gives up on it.
+            call_duration: Seconds an answered call may last before the system ends it (`duration_limit`).
+            allow_public_transfer: Whether `Transfer` may send a party of this call to a public number.
+            video: Whether the call carries video.
             fields: Comma-separated names of PhoneCall fields to answer; `id` is always answered. A name that is not a PhoneCall field answers 400 `fields_invalid`.
             body: a CreatePhoneCallRequest, or a mapping with its JSON field names
             timeout: seconds for this call, instead of the client's.
@@ -172,6 +182,126 @@ class Client:
             "POST",
             "/uapi/phoneCalls/" + _core.path_segment(user_id) + "/simple",
             params=_core.pairs([
+                ("waitForPickup", wait_for_pickup),
+                ("callDuration", call_duration),
+                ("allowPublicTransfer", allow_public_transfer),
+                ("video", video),
+                ("fields", fields),
+            ]),
+            json=_core.body_dict(body),
+            auth=_core.BEARER,
+        )
+        response = self._send(request, timeout, extra_headers)
+        return _core.decode(response, decode_phone_call_list)
+
+    def create_callback_phone_call(
+        self,
+        user_id: str,
+        *,
+        body: CreatePhoneCallRequest | Mapping[str, Any],
+        wait_for_pickup: int | None = None,
+        call_duration: int | None = None,
+        allow_public_transfer: bool | None = None,
+        video: bool | None = None,
+        fields: str | None = None,
+        timeout: float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> PhoneCallList:
+        """Place a callback phone call
+
+        Places a call charged to a `callback` extension of the user: the switch first rings
+        the `source` numbers (required), then the `destination` numbers, and connects them.
+        Every party rings until it answers or `waitForPickup` passes. Answers the new call as
+        a one-element array.
+
+        `POST /uapi/phoneCalls/{userId}/callback`
+
+        Args:
+            user_id: `@me` or `@viewer` (the user the token acts for), `@owner` (the user who owns the extension in the path, or in the body for creates) or the id of a user.
+            wait_for_pickup: Seconds a called party rings before the call gives up on it.
+            call_duration: Seconds an answered call may last before the system ends it (`duration_limit`).
+            allow_public_transfer: Whether `Transfer` may send a party of this call to a public number.
+            video: Whether the call carries video.
+            fields: Comma-separated names of PhoneCall fields to answer; `id` is always answered. A name that is not a PhoneCall field answers 400 `fields_invalid`.
+            body: a CreatePhoneCallRequest, or a mapping with its JSON field names
+            timeout: seconds for this call, instead of the client's.
+            extra_headers: headers to add to this call.
+
+        Returns:
+            PhoneCallList.
+
+        Raises:
+            UapiError: on any failure; the subclass tells the family, `code` the reason.
+        """
+        request = _core.Request(
+            "POST",
+            "/uapi/phoneCalls/" + _core.path_segment(user_id) + "/callback",
+            params=_core.pairs([
+                ("waitForPickup", wait_for_pickup),
+                ("callDuration", call_duration),
+                ("allowPublicTransfer", allow_public_transfer),
+                ("video", video),
+                ("fields", fields),
+            ]),
+            json=_core.body_dict(body),
+            auth=_core.BEARER,
+        )
+        response = self._send(request, timeout, extra_headers)
+        return _core.decode(response, decode_phone_call_list)
+
+    def create_conference_invite_phone_call(
+        self,
+        user_id: str,
+        *,
+        body: CreatePhoneCallRequest | Mapping[str, Any],
+        number: str | None = None,
+        pin: str | None = None,
+        wait_for_pickup: int | None = None,
+        call_duration: int | None = None,
+        allow_public_transfer: bool | None = None,
+        video: bool | None = None,
+        fields: str | None = None,
+        timeout: float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> PhoneCallList:
+        """Invite numbers into a conference
+
+        Places a call from a `conference` extension of the user to the `destination` numbers,
+        inviting them into conference room `number` (default: the extension's own room) with
+        `pin`. The conference extension is the source and is on the call at once; the invited
+        parties ring until they answer or `waitForPickup` passes.
+
+        `POST /uapi/phoneCalls/{userId}/conferenceInvite`
+
+        Args:
+            user_id: `@me` or `@viewer` (the user the token acts for), `@owner` (the user who owns the extension in the path, or in the body for creates) or the id of a user.
+            number: Conference room to invite into; default the conference extension's own room.
+            pin: PIN of the conference room.
+            wait_for_pickup: Seconds a called party rings before the call gives up on it.
+            call_duration: Seconds an answered call may last before the system ends it (`duration_limit`).
+            allow_public_transfer: Whether `Transfer` may send a party of this call to a public number.
+            video: Whether the call carries video.
+            fields: Comma-separated names of PhoneCall fields to answer; `id` is always answered. A name that is not a PhoneCall field answers 400 `fields_invalid`.
+            body: a CreatePhoneCallRequest, or a mapping with its JSON field names
+            timeout: seconds for this call, instead of the client's.
+            extra_headers: headers to add to this call.
+
+        Returns:
+            PhoneCallList.
+
+        Raises:
+            UapiError: on any failure; the subclass tells the family, `code` the reason.
+        """
+        request = _core.Request(
+            "POST",
+            "/uapi/phoneCalls/" + _core.path_segment(user_id) + "/conferenceInvite",
+            params=_core.pairs([
+                ("number", number),
+                ("pin", pin),
+                ("waitForPickup", wait_for_pickup),
+                ("callDuration", call_duration),
+                ("allowPublicTransfer", allow_public_transfer),
+                ("video", video),
                 ("fields", fields),
             ]),
             json=_core.body_dict(body),
@@ -187,6 +317,10 @@ class Client:
         *,
         count: int | None = None,
         start_index: int | None = None,
+        filter_by: Literal["id", "published"] | None = None,
+        filter_op: Literal["contains", "equals", "startsWith", "present", "greaterThan", "lessThan", "inArray"] | None = None,
+        filter_value: str | None = None,
+        sort_order: Literal["ascending", "descending"] | None = None,
         fields: str | None = None,
         timeout: float | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -205,6 +339,10 @@ class Client:
             extension: Extended number `<organization code>*<local number>` (`0003*210`), a local number (`210`, read inside the user's organization) or `@self`, every extension of the user.
             count: Page size.
             start_index: Index of the first entry of the page, from 0.
+            filter_by: The PhoneCall field a filter applies to.
+            filter_op: How `filterValue` is compared (default `equals`). `contains` and `startsWith` apply to `id` only; `present` needs no value; `inArray` takes a comma-separated list. A `published` value is an RFC 3339 time and names a whole second.
+            filter_value: The value the filter compares with.
+            sort_order: Calls are ordered by `published`, ties by `id`.
             fields: Comma-separated names of PhoneCall fields to answer; `id` is always answered. A name that is not a PhoneCall field answers 400 `fields_invalid`.
             timeout: seconds for this call, instead of the client's.
             extra_headers: headers to add to this call.
@@ -221,6 +359,10 @@ class Client:
             params=_core.pairs([
                 ("count", count),
                 ("startIndex", start_index),
+                ("filterBy", filter_by),
+                ("filterOp", filter_op),
+                ("filterValue", filter_value),
+                ("sortOrder", sort_order),
                 ("fields", fields),
             ]),
             auth=_core.BEARER,
@@ -236,6 +378,10 @@ class Client:
         extension: str,
         *,
         count: int | None = None,
+        filter_by: Literal["id", "published"] | None = None,
+        filter_op: Literal["contains", "equals", "startsWith", "present", "greaterThan", "lessThan", "inArray"] | None = None,
+        filter_value: str | None = None,
+        sort_order: Literal["ascending", "descending"] | None = None,
         fields: str | None = None,
         timeout: float | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -251,6 +397,10 @@ class Client:
                 user_id,
                 extension,
                 count=count,
+                filter_by=filter_by,
+                filter_op=filter_op,
+                filter_value=filter_value,
+                sort_order=sort_order,
                 fields=fields,
                 start_index=start,
                 timeout=timeout,
@@ -365,6 +515,68 @@ class Client:
         )
         response = self._send(request, timeout, extra_headers)
         return _core.decode(response, decode_phone_call_collection)
+
+    def update_phone_call(
+        self,
+        user_id: str,
+        extension: str,
+        phone_call_id: str,
+        *,
+        body: UpdatePhoneCallRequest | Mapping[str, Any],
+        fields: str | None = None,
+        timeout: float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> PhoneCall:
+        """Act on a live phone call
+
+        Applies one action to a live call and answers the call after it. Every action but
+        `Transfer` and `TransferToVoicemail` names the view it acts for with
+        `phoneCallViewId` (a party still on the call, else `pc_phonecallviewid_invalid`).
+        Targets in `sendCallTo` of PickUp, BargeIn, Whisper, Monitor, UnPark and
+        TransferToVoicemail are phone terminals of the call's organization
+        (`pc_sendcallto_invalid`). An ended call answers `pc_call_ended`.
+
+        | action | needs | effect | refused with |
+        |---|---|---|---|
+        | `OnHold` | answered call | every view gets `onHold`; `holder` is 1 on the acting view, 0 on the others | `pc_call_not_answered`, `pc_call_on_hold` |
+        | `OffHold` | call on hold | `onHold` and `holder` cleared | `pc_call_not_on_hold` |
+        | `StartRecording` | answered call; `format` `wav` (default) or `wav49` | the view gets `recording` | `pc_call_not_answered`, `pc_call_recording` |
+        | `StopRecording` | the view recording | `recording` cleared | `pc_call_not_recording` |
+        | `Park` | answered call; `maxInParking` seconds | every view gets `parked`, `parkedPos`, `parkedBy`; after `maxInParking` the call returns to the parker | `pc_call_not_answered`, `pc_call_parked`, `pc_maxinparking_invalid` |
+        | `UnPark` | parked call; `sendCallTo` | `sendCallTo` takes the parker's place (the parker itself just takes the call back) | `pc_call_not_parked` |
+        | `PickUp` | the view ringing; `sendCallTo` | `sendCallTo` answers in place of the ringing party | `pc_view_not_ringing` |
+        | `BargeIn`, `Whisper` (`private` 0/1), `Monitor` | answered call; `sendCallTo` not on the call | `sendCallTo` joins as a new view, ringing for `waitForPickup` | `pc_call_not_answered`, `pc_sendcallto_invalid` |
+        | `Transfer` | answered call; `transferNumber`, `transferFromNumber` (two parties on the call); `sendCallTo` an extension or, with the call's `allowPublicTransfer`, a public number | `transferFromNumber` leaves and `sendCallTo` joins in its place, ringing | `pc_transfernumber_invalid`, `pc_transferfromnumber_invalid`, `pc_sendcallto_invalid` |
+        | `TransferToVoicemail` | `transferNumber` on the call; `sendCallTo` | `transferNumber` leaves for the voicemail of `sendCallTo`; a call left with fewer than two parties ends (`system`, `completed`) | `pc_transfernumber_invalid` |
+
+        `PUT /uapi/phoneCalls/{userId}/{extension}/{phoneCallId}`
+
+        Args:
+            user_id: `@me` or `@viewer` (the user the token acts for), `@owner` (the user who owns the extension in the path, or in the body for creates) or the id of a user.
+            extension: Extended number `<organization code>*<local number>` (`0003*210`), a local number (`210`, read inside the user's organization) or `@self`, every extension of the user.
+            phone_call_id: Id of a phone call, as answered by the create and list operations.
+            fields: Comma-separated names of PhoneCall fields to answer; `id` is always answered. A name that is not a PhoneCall field answers 400 `fields_invalid`.
+            body: a UpdatePhoneCallRequest, or a mapping with its JSON field names
+            timeout: seconds for this call, instead of the client's.
+            extra_headers: headers to add to this call.
+
+        Returns:
+            PhoneCall.
+
+        Raises:
+            UapiError: on any failure; the subclass tells the family, `code` the reason.
+        """
+        request = _core.Request(
+            "PUT",
+            "/uapi/phoneCalls/" + _core.path_segment(user_id) + "/" + _core.path_segment(extension) + "/" + _core.path_segment(phone_call_id),
+            params=_core.pairs([
+                ("fields", fields),
+            ]),
+            json=_core.body_dict(body),
+            auth=_core.BEARER,
+        )
+        response = self._send(request, timeout, extra_headers)
+        return _core.decode(response, decode_phone_call)
 
     def hang_up_phone_call(
         self,
@@ -571,6 +783,10 @@ class AsyncClient:
         user_id: str,
         *,
         body: CreatePhoneCallRequest | Mapping[str, Any],
+        wait_for_pickup: int | None = None,
+        call_duration: int | None = None,
+        allow_public_transfer: bool | None = None,
+        video: bool | None = None,
         fields: str | None = None,
         timeout: float | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -587,6 +803,10 @@ class AsyncClient:
 
         Args:
             user_id: `@me` or `@viewer` (the user the token acts for), `@owner` (the user who owns the extension in the path, or in the body for creates) or the id of a user.
+            wait_for_pickup: Seconds a called party rings before the call gives up on it.
+            call_duration: Seconds an answered call may last before the system ends it (`duration_limit`).
+            allow_public_transfer: Whether `Transfer` may send a party of this call to a public number.
+            video: Whether the call carries video.
             fields: Comma-separated names of PhoneCall fields to answer; `id` is always answered. A name that is not a PhoneCall field answers 400 `fields_invalid`.
             body: a CreatePhoneCallRequest, or a mapping with its JSON field names
             timeout: seconds for this call, instead of the client's.
@@ -602,6 +822,126 @@ class AsyncClient:
             "POST",
             "/uapi/phoneCalls/" + _core.path_segment(user_id) + "/simple",
             params=_core.pairs([
+                ("waitForPickup", wait_for_pickup),
+                ("callDuration", call_duration),
+                ("allowPublicTransfer", allow_public_transfer),
+                ("video", video),
+                ("fields", fields),
+            ]),
+            json=_core.body_dict(body),
+            auth=_core.BEARER,
+        )
+        response = await self._send(request, timeout, extra_headers)
+        return _core.decode(response, decode_phone_call_list)
+
+    async def create_callback_phone_call(
+        self,
+        user_id: str,
+        *,
+        body: CreatePhoneCallRequest | Mapping[str, Any],
+        wait_for_pickup: int | None = None,
+        call_duration: int | None = None,
+        allow_public_transfer: bool | None = None,
+        video: bool | None = None,
+        fields: str | None = None,
+        timeout: float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> PhoneCallList:
+        """Place a callback phone call
+
+        Places a call charged to a `callback` extension of the user: the switch first rings
+        the `source` numbers (required), then the `destination` numbers, and connects them.
+        Every party rings until it answers or `waitForPickup` passes. Answers the new call as
+        a one-element array.
+
+        `POST /uapi/phoneCalls/{userId}/callback`
+
+        Args:
+            user_id: `@me` or `@viewer` (the user the token acts for), `@owner` (the user who owns the extension in the path, or in the body for creates) or the id of a user.
+            wait_for_pickup: Seconds a called party rings before the call gives up on it.
+            call_duration: Seconds an answered call may last before the system ends it (`duration_limit`).
+            allow_public_transfer: Whether `Transfer` may send a party of this call to a public number.
+            video: Whether the call carries video.
+            fields: Comma-separated names of PhoneCall fields to answer; `id` is always answered. A name that is not a PhoneCall field answers 400 `fields_invalid`.
+            body: a CreatePhoneCallRequest, or a mapping with its JSON field names
+            timeout: seconds for this call, instead of the client's.
+            extra_headers: headers to add to this call.
+
+        Returns:
+            PhoneCallList.
+
+        Raises:
+            UapiError: on any failure; the subclass tells the family, `code` the reason.
+        """
+        request = _core.Request(
+            "POST",
+            "/uapi/phoneCalls/" + _core.path_segment(user_id) + "/callback",
+            params=_core.pairs([
+                ("waitForPickup", wait_for_pickup),
+                ("callDuration", call_duration),
+                ("allowPublicTransfer", allow_public_transfer),
+                ("video", video),
+                ("fields", fields),
+            ]),
+            json=_core.body_dict(body),
+            auth=_core.BEARER,
+        )
+        response = await self._send(request, timeout, extra_headers)
+        return _core.decode(response, decode_phone_call_list)
+
+    async def create_conference_invite_phone_call(
+        self,
+        user_id: str,
+        *,
+        body: CreatePhoneCallRequest | Mapping[str, Any],
+        number: str | None = None,
+        pin: str | None = None,
+        wait_for_pickup: int | None = None,
+        call_duration: int | None = None,
+        allow_public_transfer: bool | None = None,
+        video: bool | None = None,
+        fields: str | None = None,
+        timeout: float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> PhoneCallList:
+        """Invite numbers into a conference
+
+        Places a call from a `conference` extension of the user to the `destination` numbers,
+        inviting them into conference room `number` (default: the extension's own room) with
+        `pin`. The conference extension is the source and is on the call at once; the invited
+        parties ring until they answer or `waitForPickup` passes.
+
+        `POST /uapi/phoneCalls/{userId}/conferenceInvite`
+
+        Args:
+            user_id: `@me` or `@viewer` (the user the token acts for), `@owner` (the user who owns the extension in the path, or in the body for creates) or the id of a user.
+            number: Conference room to invite into; default the conference extension's own room.
+            pin: PIN of the conference room.
+            wait_for_pickup: Seconds a called party rings before the call gives up on it.
+            call_duration: Seconds an answered call may last before the system ends it (`duration_limit`).
+            allow_public_transfer: Whether `Transfer` may send a party of this call to a public number.
+            video: Whether the call carries video.
+            fields: Comma-separated names of PhoneCall fields to answer; `id` is always answered. A name that is not a PhoneCall field answers 400 `fields_invalid`.
+            body: a CreatePhoneCallRequest, or a mapping with its JSON field names
+            timeout: seconds for this call, instead of the client's.
+            extra_headers: headers to add to this call.
+
+        Returns:
+            PhoneCallList.
+
+        Raises:
+            UapiError: on any failure; the subclass tells the family, `code` the reason.
+        """
+        request = _core.Request(
+            "POST",
+            "/uapi/phoneCalls/" + _core.path_segment(user_id) + "/conferenceInvite",
+            params=_core.pairs([
+                ("number", number),
+                ("pin", pin),
+                ("waitForPickup", wait_for_pickup),
+                ("callDuration", call_duration),
+                ("allowPublicTransfer", allow_public_transfer),
+                ("video", video),
                 ("fields", fields),
             ]),
             json=_core.body_dict(body),
@@ -617,6 +957,10 @@ class AsyncClient:
         *,
         count: int | None = None,
         start_index: int | None = None,
+        filter_by: Literal["id", "published"] | None = None,
+        filter_op: Literal["contains", "equals", "startsWith", "present", "greaterThan", "lessThan", "inArray"] | None = None,
+        filter_value: str | None = None,
+        sort_order: Literal["ascending", "descending"] | None = None,
         fields: str | None = None,
         timeout: float | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -635,6 +979,10 @@ class AsyncClient:
             extension: Extended number `<organization code>*<local number>` (`0003*210`), a local number (`210`, read inside the user's organization) or `@self`, every extension of the user.
             count: Page size.
             start_index: Index of the first entry of the page, from 0.
+            filter_by: The PhoneCall field a filter applies to.
+            filter_op: How `filterValue` is compared (default `equals`). `contains` and `startsWith` apply to `id` only; `present` needs no value; `inArray` takes a comma-separated list. A `published` value is an RFC 3339 time and names a whole second.
+            filter_value: The value the filter compares with.
+            sort_order: Calls are ordered by `published`, ties by `id`.
             fields: Comma-separated names of PhoneCall fields to answer; `id` is always answered. A name that is not a PhoneCall field answers 400 `fields_invalid`.
             timeout: seconds for this call, instead of the client's.
             extra_headers: headers to add to this call.
@@ -651,6 +999,10 @@ class AsyncClient:
             params=_core.pairs([
                 ("count", count),
                 ("startIndex", start_index),
+                ("filterBy", filter_by),
+                ("filterOp", filter_op),
+                ("filterValue", filter_value),
+                ("sortOrder", sort_order),
                 ("fields", fields),
             ]),
             auth=_core.BEARER,
@@ -666,6 +1018,10 @@ class AsyncClient:
         extension: str,
         *,
         count: int | None = None,
+        filter_by: Literal["id", "published"] | None = None,
+        filter_op: Literal["contains", "equals", "startsWith", "present", "greaterThan", "lessThan", "inArray"] | None = None,
+        filter_value: str | None = None,
+        sort_order: Literal["ascending", "descending"] | None = None,
         fields: str | None = None,
         timeout: float | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -681,6 +1037,10 @@ class AsyncClient:
                 user_id,
                 extension,
                 count=count,
+                filter_by=filter_by,
+                filter_op=filter_op,
+                filter_value=filter_value,
+                sort_order=sort_order,
                 fields=fields,
                 start_index=start,
                 timeout=timeout,
@@ -796,6 +1156,68 @@ class AsyncClient:
         )
         response = await self._send(request, timeout, extra_headers)
         return _core.decode(response, decode_phone_call_collection)
+
+    async def update_phone_call(
+        self,
+        user_id: str,
+        extension: str,
+        phone_call_id: str,
+        *,
+        body: UpdatePhoneCallRequest | Mapping[str, Any],
+        fields: str | None = None,
+        timeout: float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> PhoneCall:
+        """Act on a live phone call
+
+        Applies one action to a live call and answers the call after it. Every action but
+        `Transfer` and `TransferToVoicemail` names the view it acts for with
+        `phoneCallViewId` (a party still on the call, else `pc_phonecallviewid_invalid`).
+        Targets in `sendCallTo` of PickUp, BargeIn, Whisper, Monitor, UnPark and
+        TransferToVoicemail are phone terminals of the call's organization
+        (`pc_sendcallto_invalid`). An ended call answers `pc_call_ended`.
+
+        | action | needs | effect | refused with |
+        |---|---|---|---|
+        | `OnHold` | answered call | every view gets `onHold`; `holder` is 1 on the acting view, 0 on the others | `pc_call_not_answered`, `pc_call_on_hold` |
+        | `OffHold` | call on hold | `onHold` and `holder` cleared | `pc_call_not_on_hold` |
+        | `StartRecording` | answered call; `format` `wav` (default) or `wav49` | the view gets `recording` | `pc_call_not_answered`, `pc_call_recording` |
+        | `StopRecording` | the view recording | `recording` cleared | `pc_call_not_recording` |
+        | `Park` | answered call; `maxInParking` seconds | every view gets `parked`, `parkedPos`, `parkedBy`; after `maxInParking` the call returns to the parker | `pc_call_not_answered`, `pc_call_parked`, `pc_maxinparking_invalid` |
+        | `UnPark` | parked call; `sendCallTo` | `sendCallTo` takes the parker's place (the parker itself just takes the call back) | `pc_call_not_parked` |
+        | `PickUp` | the view ringing; `sendCallTo` | `sendCallTo` answers in place of the ringing party | `pc_view_not_ringing` |
+        | `BargeIn`, `Whisper` (`private` 0/1), `Monitor` | answered call; `sendCallTo` not on the call | `sendCallTo` joins as a new view, ringing for `waitForPickup` | `pc_call_not_answered`, `pc_sendcallto_invalid` |
+        | `Transfer` | answered call; `transferNumber`, `transferFromNumber` (two parties on the call); `sendCallTo` an extension or, with the call's `allowPublicTransfer`, a public number | `transferFromNumber` leaves and `sendCallTo` joins in its place, ringing | `pc_transfernumber_invalid`, `pc_transferfromnumber_invalid`, `pc_sendcallto_invalid` |
+        | `TransferToVoicemail` | `transferNumber` on the call; `sendCallTo` | `transferNumber` leaves for the voicemail of `sendCallTo`; a call left with fewer than two parties ends (`system`, `completed`) | `pc_transfernumber_invalid` |
+
+        `PUT /uapi/phoneCalls/{userId}/{extension}/{phoneCallId}`
+
+        Args:
+            user_id: `@me` or `@viewer` (the user the token acts for), `@owner` (the user who owns the extension in the path, or in the body for creates) or the id of a user.
+            extension: Extended number `<organization code>*<local number>` (`0003*210`), a local number (`210`, read inside the user's organization) or `@self`, every extension of the user.
+            phone_call_id: Id of a phone call, as answered by the create and list operations.
+            fields: Comma-separated names of PhoneCall fields to answer; `id` is always answered. A name that is not a PhoneCall field answers 400 `fields_invalid`.
+            body: a UpdatePhoneCallRequest, or a mapping with its JSON field names
+            timeout: seconds for this call, instead of the client's.
+            extra_headers: headers to add to this call.
+
+        Returns:
+            PhoneCall.
+
+        Raises:
+            UapiError: on any failure; the subclass tells the family, `code` the reason.
+        """
+        request = _core.Request(
+            "PUT",
+            "/uapi/phoneCalls/" + _core.path_segment(user_id) + "/" + _core.path_segment(extension) + "/" + _core.path_segment(phone_call_id),
+            params=_core.pairs([
+                ("fields", fields),
+            ]),
+            json=_core.body_dict(body),
+            auth=_core.BEARER,
+        )
+        response = await self._send(request, timeout, extra_headers)
+        return _core.decode(response, decode_phone_call)
 
     async def hang_up_phone_call(
         self,

@@ -27,6 +27,7 @@ __all__ = [
     "PhoneCallView",
     "TokenRequest",
     "TokenResponse",
+    "UpdatePhoneCallRequest",
 ]
 
 DialNumber: TypeAlias = "str"
@@ -311,6 +312,87 @@ class CreatePhoneCallView:
             destination=(decode_dial_number(data["destination"]) if isinstance(data["destination"], str) else [decode_dial_number(v0) for v0 in data["destination"]]),
             caller_id=data.get("callerId"),
             caller_destination=data.get("callerDestination"),
+            additional_properties={k: v for k, v in data.items() if k not in cls._JSON_NAMES},
+        )
+
+
+@dataclass(kw_only=True)
+class UpdatePhoneCallRequest:
+    """One action and its arguments; see `updatePhoneCall` for which each action takes."""
+
+    _JSON_NAMES: ClassVar[frozenset[str]] = frozenset({"action", "phoneCallViewId", "format", "maxInParking", "sendCallTo", "callerId", "waitForPickup", "private", "transferFromNumber", "transferNumber"})
+
+    action: Literal["OnHold", "OffHold", "StartRecording", "StopRecording", "Park", "UnPark", "PickUp", "BargeIn", "Whisper", "Monitor", "Transfer", "TransferToVoicemail"]
+
+    phone_call_view_id: str | None = None
+    """The view the action is taken for."""
+
+    format: Literal["wav", "wav49"] | None = None
+
+    max_in_parking: int | None = None
+    """Seconds the call stays parked before it returns to the parker."""
+
+    send_call_to: str | None = None
+    """The extension (or, for Transfer, public number) the action sends the call to."""
+
+    caller_id: str | None = None
+    """Caller id shown to `sendCallTo`, `Name <number>`."""
+
+    wait_for_pickup: int | None = None
+    """Seconds `sendCallTo` rings before giving up (BargeIn, Whisper, Monitor)."""
+
+    private: Literal[0, 1] | None = None
+    """Whisper only; 1 keeps the whisper from the other party."""
+
+    transfer_from_number: str | None = None
+    """The party that leaves the call in a Transfer."""
+
+    transfer_number: str | None = None
+    """The party that is transferred."""
+
+    additional_properties: dict[str, Any] = field(default_factory=dict)
+    """Fields of the JSON object that this version of the API description does not declare."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object, with the API's own field names."""
+        data: dict[str, Any] = {}
+        data["action"] = self.action
+        if self.phone_call_view_id is not None:
+            data["phoneCallViewId"] = self.phone_call_view_id
+        if self.format is not None:
+            data["format"] = self.format
+        if self.max_in_parking is not None:
+            data["maxInParking"] = self.max_in_parking
+        if self.send_call_to is not None:
+            data["sendCallTo"] = self.send_call_to
+        if self.caller_id is not None:
+            data["callerId"] = self.caller_id
+        if self.wait_for_pickup is not None:
+            data["waitForPickup"] = self.wait_for_pickup
+        if self.private is not None:
+            data["private"] = self.private
+        if self.transfer_from_number is not None:
+            data["transferFromNumber"] = self.transfer_from_number
+        if self.transfer_number is not None:
+            data["transferNumber"] = self.transfer_number
+        for key, value in self.additional_properties.items():
+            data.setdefault(key, value)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> UpdatePhoneCallRequest:
+        """Read the JSON object `data`; raises KeyError when a required field is missing."""
+        return cls(
+            action=data["action"],
+            phone_call_view_id=data.get("phoneCallViewId"),
+            format=data.get("format"),
+            max_in_parking=data.get("maxInParking"),
+            send_call_to=data.get("sendCallTo"),
+            caller_id=data.get("callerId"),
+            wait_for_pickup=data.get("waitForPickup"),
+            private=data.get("private"),
+            transfer_from_number=data.get("transferFromNumber"),
+            transfer_number=data.get("transferNumber"),
             additional_properties={k: v for k, v in data.items() if k not in cls._JSON_NAMES},
         )
 
@@ -645,6 +727,14 @@ def decode_create_phone_call_view(data: Any) -> CreatePhoneCallView:
 
 
 def encode_create_phone_call_view(value: CreatePhoneCallView) -> dict[str, Any]:
+    return value.to_dict()
+
+
+def decode_update_phone_call_request(data: Any) -> UpdatePhoneCallRequest:
+    return UpdatePhoneCallRequest.from_dict(data)
+
+
+def encode_update_phone_call_request(value: UpdatePhoneCallRequest) -> dict[str, Any]:
     return value.to_dict()
 
 

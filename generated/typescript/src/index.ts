@@ -123,6 +123,46 @@ export interface CreatePhoneCallView {
 }
 
 /**
+ * One action and its arguments; see `updatePhoneCall` for which each action takes.
+ */
+export interface UpdatePhoneCallRequest {
+  action: "OnHold" | "OffHold" | "StartRecording" | "StopRecording" | "Park" | "UnPark" | "PickUp" | "BargeIn" | "Whisper" | "Monitor" | "Transfer" | "TransferToVoicemail";
+  /**
+   * The view the action is taken for.
+   */
+  phoneCallViewId?: string;
+  format?: "wav" | "wav49";
+  /**
+   * Seconds the call stays parked before it returns to the parker.
+   */
+  maxInParking?: number;
+  /**
+   * The extension (or, for Transfer, public number) the action sends the call to.
+   */
+  sendCallTo?: string;
+  /**
+   * Caller id shown to `sendCallTo`, `Name <number>`.
+   */
+  callerId?: string;
+  /**
+   * Seconds `sendCallTo` rings before giving up (BargeIn, Whisper, Monitor).
+   */
+  waitForPickup?: number;
+  /**
+   * Whisper only; 1 keeps the whisper from the other party.
+   */
+  private?: 0 | 1;
+  /**
+   * The party that leaves the call in a Transfer.
+   */
+  transferFromNumber?: string;
+  /**
+   * The party that is transferred.
+   */
+  transferNumber?: string;
+}
+
+/**
  * One page of calls, OpenSocial style.
  */
 export interface PhoneCallCollection {
@@ -245,6 +285,94 @@ export interface CreateSimplePhoneCallParams {
    */
   userId: string;
   /**
+   * Seconds a called party rings before the call gives up on it.
+   */
+  waitForPickup?: number | undefined;
+  /**
+   * Seconds an answered call may last before the system ends it (`duration_limit`).
+   */
+  callDuration?: number | undefined;
+  /**
+   * Whether `Transfer` may send a party of this call to a public number.
+   */
+  allowPublicTransfer?: boolean | undefined;
+  /**
+   * Whether the call carries video.
+   */
+  video?: boolean | undefined;
+  /**
+   * Comma-separated names of PhoneCall fields to answer; `id` is always answered. A name
+   * that is not a PhoneCall field answers 400 `fields_invalid`.
+   */
+  fields?: string | undefined;
+  /** The request body. */
+  body: CreatePhoneCallRequest;
+}
+
+/** Parameters of `createCallbackPhoneCall`. */
+export interface CreateCallbackPhoneCallParams {
+  /**
+   * `@me` or `@viewer` (the user the token acts for), `@owner` (the user who owns the
+   * extension in the path, or in the body for creates) or the id of a user.
+   */
+  userId: string;
+  /**
+   * Seconds a called party rings before the call gives up on it.
+   */
+  waitForPickup?: number | undefined;
+  /**
+   * Seconds an answered call may last before the system ends it (`duration_limit`).
+   */
+  callDuration?: number | undefined;
+  /**
+   * Whether `Transfer` may send a party of this call to a public number.
+   */
+  allowPublicTransfer?: boolean | undefined;
+  /**
+   * Whether the call carries video.
+   */
+  video?: boolean | undefined;
+  /**
+   * Comma-separated names of PhoneCall fields to answer; `id` is always answered. A name
+   * that is not a PhoneCall field answers 400 `fields_invalid`.
+   */
+  fields?: string | undefined;
+  /** The request body. */
+  body: CreatePhoneCallRequest;
+}
+
+/** Parameters of `createConferenceInvitePhoneCall`. */
+export interface CreateConferenceInvitePhoneCallParams {
+  /**
+   * `@me` or `@viewer` (the user the token acts for), `@owner` (the user who owns the
+   * extension in the path, or in the body for creates) or the id of a user.
+   */
+  userId: string;
+  /**
+   * Conference room to invite into; default the conference extension's own room.
+   */
+  number?: string | undefined;
+  /**
+   * PIN of the conference room.
+   */
+  pin?: string | undefined;
+  /**
+   * Seconds a called party rings before the call gives up on it.
+   */
+  waitForPickup?: number | undefined;
+  /**
+   * Seconds an answered call may last before the system ends it (`duration_limit`).
+   */
+  callDuration?: number | undefined;
+  /**
+   * Whether `Transfer` may send a party of this call to a public number.
+   */
+  allowPublicTransfer?: boolean | undefined;
+  /**
+   * Whether the call carries video.
+   */
+  video?: boolean | undefined;
+  /**
    * Comma-separated names of PhoneCall fields to answer; `id` is always answered. A name
    * that is not a PhoneCall field answers 400 `fields_invalid`.
    */
@@ -273,6 +401,24 @@ export interface ListPhoneCallsParams {
    * Index of the first entry of the page, from 0.
    */
   startIndex?: number | undefined;
+  /**
+   * The PhoneCall field a filter applies to.
+   */
+  filterBy?: "id" | "published" | undefined;
+  /**
+   * How `filterValue` is compared (default `equals`). `contains` and `startsWith` apply to
+   * `id` only; `present` needs no value; `inArray` takes a comma-separated list. A
+   * `published` value is an RFC 3339 time and names a whole second.
+   */
+  filterOp?: "contains" | "equals" | "startsWith" | "present" | "greaterThan" | "lessThan" | "inArray" | undefined;
+  /**
+   * The value the filter compares with.
+   */
+  filterValue?: string | undefined;
+  /**
+   * Calls are ordered by `published`, ties by `id`.
+   */
+  sortOrder?: "ascending" | "descending" | undefined;
   /**
    * Comma-separated names of PhoneCall fields to answer; `id` is always answered. A name
    * that is not a PhoneCall field answers 400 `fields_invalid`.
@@ -333,6 +479,31 @@ export interface GetPhoneCallParams {
    * that is not a PhoneCall field answers 400 `fields_invalid`.
    */
   fields?: string | undefined;
+}
+
+/** Parameters of `updatePhoneCall`. */
+export interface UpdatePhoneCallParams {
+  /**
+   * `@me` or `@viewer` (the user the token acts for), `@owner` (the user who owns the
+   * extension in the path, or in the body for creates) or the id of a user.
+   */
+  userId: string;
+  /**
+   * Extended number `<organization code>*<local number>` (`0003*210`), a local number
+   * (`210`, read inside the user's organization) or `@self`, every extension of the user.
+   */
+  extension: string;
+  /**
+   * Id of a phone call, as answered by the create and list operations.
+   */
+  phoneCallId: string;
+  /**
+   * Comma-separated names of PhoneCall fields to answer; `id` is always answered. A name
+   * that is not a PhoneCall field answers 400 `fields_invalid`.
+   */
+  fields?: string | undefined;
+  /** The request body. */
+  body: UpdatePhoneCallRequest;
 }
 
 /** Parameters of `hangUpPhoneCall`. */
@@ -631,7 +802,57 @@ export class UapiClient {
       {
         method: "POST",
         path: "/uapi/phoneCalls/" + pathSegment(params.userId) + "/simple",
-        query: pairs([["fields", params.fields]]),
+        query: pairs([["waitForPickup", params.waitForPickup], ["callDuration", params.callDuration], ["allowPublicTransfer", params.allowPublicTransfer], ["video", params.video], ["fields", params.fields]]),
+        headers: headerPairs([]),
+        json: params.body,
+        auth: BEARER,
+      },
+      options,
+    );
+    return decode<PhoneCallList>(answer);
+  }
+
+  /**
+   * Place a callback phone call
+   *
+   * Places a call charged to a `callback` extension of the user: the switch first rings
+   * the `source` numbers (required), then the `destination` numbers, and connects them.
+   * Every party rings until it answers or `waitForPickup` passes. Answers the new call as
+   * a one-element array.
+   *
+   * `POST /uapi/phoneCalls/{userId}/callback`.
+   */
+  async createCallbackPhoneCall(params: CreateCallbackPhoneCallParams, options: RequestOptions = {}): Promise<PhoneCallList> {
+    const answer = await this.send(
+      {
+        method: "POST",
+        path: "/uapi/phoneCalls/" + pathSegment(params.userId) + "/callback",
+        query: pairs([["waitForPickup", params.waitForPickup], ["callDuration", params.callDuration], ["allowPublicTransfer", params.allowPublicTransfer], ["video", params.video], ["fields", params.fields]]),
+        headers: headerPairs([]),
+        json: params.body,
+        auth: BEARER,
+      },
+      options,
+    );
+    return decode<PhoneCallList>(answer);
+  }
+
+  /**
+   * Invite numbers into a conference
+   *
+   * Places a call from a `conference` extension of the user to the `destination` numbers,
+   * inviting them into conference room `number` (default: the extension's own room) with
+   * `pin`. The conference extension is the source and is on the call at once; the invited
+   * parties ring until they answer or `waitForPickup` passes.
+   *
+   * `POST /uapi/phoneCalls/{userId}/conferenceInvite`.
+   */
+  async createConferenceInvitePhoneCall(params: CreateConferenceInvitePhoneCallParams, options: RequestOptions = {}): Promise<PhoneCallList> {
+    const answer = await this.send(
+      {
+        method: "POST",
+        path: "/uapi/phoneCalls/" + pathSegment(params.userId) + "/conferenceInvite",
+        query: pairs([["number", params.number], ["pin", params.pin], ["waitForPickup", params.waitForPickup], ["callDuration", params.callDuration], ["allowPublicTransfer", params.allowPublicTransfer], ["video", params.video], ["fields", params.fields]]),
         headers: headerPairs([]),
         json: params.body,
         auth: BEARER,
@@ -656,7 +877,7 @@ export class UapiClient {
       {
         method: "GET",
         path: "/uapi/phoneCalls/" + pathSegment(params.userId) + "/" + pathSegment(params.extension),
-        query: pairs([["count", params.count], ["startIndex", params.startIndex], ["fields", params.fields]]),
+        query: pairs([["count", params.count], ["startIndex", params.startIndex], ["filterBy", params.filterBy], ["filterOp", params.filterOp], ["filterValue", params.filterValue], ["sortOrder", params.sortOrder], ["fields", params.fields]]),
         headers: headerPairs([]),
         auth: BEARER,
       },
@@ -741,6 +962,46 @@ export class UapiClient {
       options,
     );
     return decode<PhoneCallCollection>(answer);
+  }
+
+  /**
+   * Act on a live phone call
+   *
+   * Applies one action to a live call and answers the call after it. Every action but
+   * `Transfer` and `TransferToVoicemail` names the view it acts for with
+   * `phoneCallViewId` (a party still on the call, else `pc_phonecallviewid_invalid`).
+   * Targets in `sendCallTo` of PickUp, BargeIn, Whisper, Monitor, UnPark and
+   * TransferToVoicemail are phone terminals of the call's organization
+   * (`pc_sendcallto_invalid`). An ended call answers `pc_call_ended`.
+   *
+   * | action | needs | effect | refused with |
+   * |---|---|---|---|
+   * | `OnHold` | answered call | every view gets `onHold`; `holder` is 1 on the acting view, 0 on the others | `pc_call_not_answered`, `pc_call_on_hold` |
+   * | `OffHold` | call on hold | `onHold` and `holder` cleared | `pc_call_not_on_hold` |
+   * | `StartRecording` | answered call; `format` `wav` (default) or `wav49` | the view gets `recording` | `pc_call_not_answered`, `pc_call_recording` |
+   * | `StopRecording` | the view recording | `recording` cleared | `pc_call_not_recording` |
+   * | `Park` | answered call; `maxInParking` seconds | every view gets `parked`, `parkedPos`, `parkedBy`; after `maxInParking` the call returns to the parker | `pc_call_not_answered`, `pc_call_parked`, `pc_maxinparking_invalid` |
+   * | `UnPark` | parked call; `sendCallTo` | `sendCallTo` takes the parker's place (the parker itself just takes the call back) | `pc_call_not_parked` |
+   * | `PickUp` | the view ringing; `sendCallTo` | `sendCallTo` answers in place of the ringing party | `pc_view_not_ringing` |
+   * | `BargeIn`, `Whisper` (`private` 0/1), `Monitor` | answered call; `sendCallTo` not on the call | `sendCallTo` joins as a new view, ringing for `waitForPickup` | `pc_call_not_answered`, `pc_sendcallto_invalid` |
+   * | `Transfer` | answered call; `transferNumber`, `transferFromNumber` (two parties on the call); `sendCallTo` an extension or, with the call's `allowPublicTransfer`, a public number | `transferFromNumber` leaves and `sendCallTo` joins in its place, ringing | `pc_transfernumber_invalid`, `pc_transferfromnumber_invalid`, `pc_sendcallto_invalid` |
+   * | `TransferToVoicemail` | `transferNumber` on the call; `sendCallTo` | `transferNumber` leaves for the voicemail of `sendCallTo`; a call left with fewer than two parties ends (`system`, `completed`) | `pc_transfernumber_invalid` |
+   *
+   * `PUT /uapi/phoneCalls/{userId}/{extension}/{phoneCallId}`.
+   */
+  async updatePhoneCall(params: UpdatePhoneCallParams, options: RequestOptions = {}): Promise<PhoneCall> {
+    const answer = await this.send(
+      {
+        method: "PUT",
+        path: "/uapi/phoneCalls/" + pathSegment(params.userId) + "/" + pathSegment(params.extension) + "/" + pathSegment(params.phoneCallId),
+        query: pairs([["fields", params.fields]]),
+        headers: headerPairs([]),
+        json: params.body,
+        auth: BEARER,
+      },
+      options,
+    );
+    return decode<PhoneCall>(answer);
   }
 
   /**

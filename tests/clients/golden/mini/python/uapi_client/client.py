@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
@@ -215,6 +215,7 @@ class Client:
         limit: int | None = None,
         offset: int | None = None,
         level: Level | None = None,
+        order: Literal["asc", "desc"] | None = None,
         timeout: float | None = None,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ListThingsResponse:
@@ -226,6 +227,7 @@ class Client:
             limit: limit
             offset: offset
             level: level
+            order: order
             timeout: seconds for this call, instead of the client's.
             extra_headers: headers to add to this call.
 
@@ -242,6 +244,7 @@ class Client:
                 ("limit", limit),
                 ("offset", offset),
                 ("level", level),
+                ("order", order),
             ]),
             auth=_core.AuthPlacement("header", "X-Api-Key", ""),
         )
@@ -255,6 +258,7 @@ class Client:
         *,
         limit: int | None = None,
         level: Level | None = None,
+        order: Literal["asc", "desc"] | None = None,
         timeout: float | None = None,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Iterator[Thing]:
@@ -268,6 +272,7 @@ class Client:
             page = self.list_things(
                 limit=limit,
                 level=level,
+                order=order,
                 offset=start,
                 timeout=timeout,
                 extra_headers=extra_headers,
@@ -522,6 +527,7 @@ class AsyncClient:
         limit: int | None = None,
         offset: int | None = None,
         level: Level | None = None,
+        order: Literal["asc", "desc"] | None = None,
         timeout: float | None = None,
         extra_headers: Mapping[str, str] | None = None,
     ) -> ListThingsResponse:
@@ -533,6 +539,7 @@ class AsyncClient:
             limit: limit
             offset: offset
             level: level
+            order: order
             timeout: seconds for this call, instead of the client's.
             extra_headers: headers to add to this call.
 
@@ -549,6 +556,7 @@ class AsyncClient:
                 ("limit", limit),
                 ("offset", offset),
                 ("level", level),
+                ("order", order),
             ]),
             auth=_core.AuthPlacement("header", "X-Api-Key", ""),
         )
@@ -562,6 +570,7 @@ class AsyncClient:
         *,
         limit: int | None = None,
         level: Level | None = None,
+        order: Literal["asc", "desc"] | None = None,
         timeout: float | None = None,
         extra_headers: Mapping[str, str] | None = None,
     ) -> AsyncIterator[Thing]:
@@ -575,6 +584,7 @@ class AsyncClient:
             page = await self.list_things(
                 limit=limit,
                 level=level,
+                order=order,
                 offset=start,
                 timeout=timeout,
                 extra_headers=extra_headers,

@@ -108,6 +108,7 @@ export interface ListThingsParams {
   limit?: number | undefined;
   offset?: number | undefined;
   level?: Level | undefined;
+  order?: "asc" | "desc" | undefined;
 }
 
 /** Parameters of `createThing`. */
@@ -414,7 +415,7 @@ export class UapiClient {
       {
         method: "GET",
         path: "/things",
-        query: pairs([["limit", params.limit], ["offset", params.offset], ["level", params.level]]),
+        query: pairs([["limit", params.limit], ["offset", params.offset], ["level", params.level], ["order", params.order]]),
         headers: headerPairs([]),
         auth: { location: "header", name: "X-Api-Key", prefix: "" },
       },
