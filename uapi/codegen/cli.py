@@ -24,10 +24,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     out = Path(args.out or DEFAULT_OUT[args.lang])
+    spec = Path(args.spec)
+    if args.spec == DEFAULT_SPEC and not spec.exists():
+        # Run from elsewhere than the repository root: use the repository's own spec.
+        spec = Path(__file__).resolve().parents[2] / DEFAULT_SPEC
     try:
-        files = generate(args.lang, args.spec, args.templates)
+        files = generate(args.lang, spec, args.templates)
     except CodegenError as exc:
-        print(f"uapi generate: cannot generate a {args.lang} client from {args.spec}:", file=sys.stderr)
+        print(f"uapi generate: cannot generate a {args.lang} client from {spec}:", file=sys.stderr)
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return 1

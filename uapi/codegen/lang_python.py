@@ -165,7 +165,7 @@ class PythonLang:
 
     def _chain(self, t: TypeRef, expr: str, depth: int, convert: Any, check: Any) -> str:
         *tested, last = t.variants
-        out = convert(last, expr, depth)
+        out: str = convert(last, expr, depth)
         for variant in reversed(tested):
             branch = convert(variant, expr, depth)
             if branch != out:  # members needing no conversion need no test either

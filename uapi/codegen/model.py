@@ -343,17 +343,17 @@ class ApiBuilder:
             return None
         raw, at = self.resolver.deref(node["requestBody"], pointer(where, "requestBody"))
         content = raw.get("content") or {}
-        chosen: tuple[str, str, dict[str, Any]] | None = None
+        chosen: tuple[Literal["json", "form"], str, dict[str, Any]] | None = None
         for content_type, media in content.items():
             media_where = pointer(at, "content", content_type)
-            kind = _media_kind(content_type)
-            if kind is None:
+            media_kind = _media_kind(content_type)
+            if media_kind is None:
                 problems.append(Problem(media_where, f"request body type {content_type!r} is not supported "
                                                      "(only JSON and form-encoded)"))
             elif "encoding" in media:
                 problems.append(Problem(pointer(media_where, "encoding"), "form `encoding` is not supported"))
-            elif chosen is None or (kind == "json" and chosen[0] != "json"):
-                chosen = (kind, content_type, media)
+            elif chosen is None or (media_kind == "json" and chosen[0] != "json"):
+                chosen = (media_kind, content_type, media)
         if chosen is None:
             if not content:
                 problems.append(Problem(at, "a request body needs content"))

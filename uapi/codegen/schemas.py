@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 from uapi.codegen.names import pascal
 from uapi.codegen.spec import CodegenError, Problem, Resolver, pointer
-from uapi.codegen.types import AliasDef, Definitions, JsonKind, ModelDef, Property, TypeRef
+from uapi.codegen.types import AliasDef, Definitions, JsonKind, Kind, ModelDef, Property, TypeRef
 
 # Keywords the model expresses.
 _HANDLED = {"$ref", "type", "properties", "required", "items", "enum", "additionalProperties",
@@ -108,7 +108,7 @@ class SchemaConverter:
             if fmt == "binary":
                 raise CodegenError([Problem(pointer(where, "format"),
                                             "format: binary (raw bytes) is not supported; clients speak JSON")])
-            return TypeRef(kind, format=str(fmt), json_kind=kind)
+            return TypeRef(cast(Kind, kind), format=str(fmt), json_kind=cast(JsonKind, kind))
         raise CodegenError([Problem(pointer(where, "type"), f"unsupported type {kind!r}")])
 
     # -- pieces -------------------------------------------------------------
@@ -188,12 +188,12 @@ class SchemaConverter:
             raise CodegenError([Problem(pointer(where, "enum"),
                                         "enum values must be all strings, all integers or all booleans, "
                                         "matching the schema's type")])
-        return TypeRef(kind, enum=tuple(values), json_kind=kind)
+        return TypeRef(cast(Kind, kind), enum=tuple(values), json_kind=kind)
 
     def _union(self, node: dict[str, Any], where: str, hint: str) -> TypeRef:
         key = "oneOf" if "oneOf" in node else "anyOf"
         here = pointer(where, key)
-        clash = [k for k in ("type", "properties", "items", "allOf", "enum") if k in node]
+        clash: list[str] = [k for k in ("type", "properties", "items", "allOf", "enum") if k in node]
         if clash or ("oneOf" in node and "anyOf" in node):
             raise CodegenError([Problem(here, f"{key} beside {(clash or ['oneOf/anyOf'])[0]} is not supported")])
         members = node[key]

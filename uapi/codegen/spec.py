@@ -55,7 +55,7 @@ def parse_document(text: str) -> dict[str, Any]:
         raise CodegenError([Problem("#", f"not YAML or JSON: {exc}")]) from exc
     if not isinstance(data, dict):
         raise CodegenError([Problem("#", "the document is not a mapping")])
-    data = _plain(data)
+    data = dict(_plain(data))
     version = str(data.get("openapi", ""))
     if not version.startswith("3.0"):
         raise CodegenError([Problem("#/openapi", f"only OpenAPI 3.0.x is supported, got {version or 'nothing'!r}")])

@@ -168,7 +168,7 @@ class Client:
             allow_public_transfer: Whether `Transfer` may send a party of this call to a public number.
             video: Whether the call carries video.
             fields: Comma-separated names of PhoneCall fields to answer; `id` is always answered. A name that is not a PhoneCall field answers 400 `fields_invalid`.
-            body: a CreatePhoneCallRequest, or a mapping with its JSON field names
+            body: the request, as `CreatePhoneCallRequest` or a mapping with its JSON field names
             timeout: seconds for this call, instead of the client's.
             extra_headers: headers to add to this call.
 
@@ -223,7 +223,7 @@ class Client:
             allow_public_transfer: Whether `Transfer` may send a party of this call to a public number.
             video: Whether the call carries video.
             fields: Comma-separated names of PhoneCall fields to answer; `id` is always answered. A name that is not a PhoneCall field answers 400 `fields_invalid`.
-            body: a CreatePhoneCallRequest, or a mapping with its JSON field names
+            body: the request, as `CreatePhoneCallRequest` or a mapping with its JSON field names
             timeout: seconds for this call, instead of the client's.
             extra_headers: headers to add to this call.
 
@@ -282,7 +282,7 @@ class Client:
             allow_public_transfer: Whether `Transfer` may send a party of this call to a public number.
             video: Whether the call carries video.
             fields: Comma-separated names of PhoneCall fields to answer; `id` is always answered. A name that is not a PhoneCall field answers 400 `fields_invalid`.
-            body: a CreatePhoneCallRequest, or a mapping with its JSON field names
+            body: the request, as `CreatePhoneCallRequest` or a mapping with its JSON field names
             timeout: seconds for this call, instead of the client's.
             extra_headers: headers to add to this call.
 
@@ -556,7 +556,7 @@ class Client:
             extension: Extended number `<organization code>*<local number>` (`0003*210`), a local number (`210`, read inside the user's organization) or `@self`, every extension of the user.
             phone_call_id: Id of a phone call, as answered by the create and list operations.
             fields: Comma-separated names of PhoneCall fields to answer; `id` is always answered. A name that is not a PhoneCall field answers 400 `fields_invalid`.
-            body: a UpdatePhoneCallRequest, or a mapping with its JSON field names
+            body: the request, as `UpdatePhoneCallRequest` or a mapping with its JSON field names
             timeout: seconds for this call, instead of the client's.
             extra_headers: headers to add to this call.
 
@@ -653,7 +653,7 @@ class Client:
         `POST /oauth/token`
 
         Args:
-            body: a TokenRequest, or a mapping with its JSON field names
+            body: the request, as `TokenRequest` or a mapping with its JSON field names
             timeout: seconds for this call, instead of the client's.
             extra_headers: headers to add to this call.
 
@@ -808,7 +808,7 @@ class AsyncClient:
             allow_public_transfer: Whether `Transfer` may send a party of this call to a public number.
             video: Whether the call carries video.
             fields: Comma-separated names of PhoneCall fields to answer; `id` is always answered. A name that is not a PhoneCall field answers 400 `fields_invalid`.
-            body: a CreatePhoneCallRequest, or a mapping with its JSON field names
+            body: the request, as `CreatePhoneCallRequest` or a mapping with its JSON field names
             timeout: seconds for this call, instead of the client's.
             extra_headers: headers to add to this call.
 
@@ -863,7 +863,7 @@ class AsyncClient:
             allow_public_transfer: Whether `Transfer` may send a party of this call to a public number.
             video: Whether the call carries video.
             fields: Comma-separated names of PhoneCall fields to answer; `id` is always answered. A name that is not a PhoneCall field answers 400 `fields_invalid`.
-            body: a CreatePhoneCallRequest, or a mapping with its JSON field names
+            body: the request, as `CreatePhoneCallRequest` or a mapping with its JSON field names
             timeout: seconds for this call, instead of the client's.
             extra_headers: headers to add to this call.
 
@@ -922,7 +922,7 @@ class AsyncClient:
             allow_public_transfer: Whether `Transfer` may send a party of this call to a public number.
             video: Whether the call carries video.
             fields: Comma-separated names of PhoneCall fields to answer; `id` is always answered. A name that is not a PhoneCall field answers 400 `fields_invalid`.
-            body: a CreatePhoneCallRequest, or a mapping with its JSON field names
+            body: the request, as `CreatePhoneCallRequest` or a mapping with its JSON field names
             timeout: seconds for this call, instead of the client's.
             extra_headers: headers to add to this call.
 
@@ -1197,7 +1197,7 @@ class AsyncClient:
             extension: Extended number `<organization code>*<local number>` (`0003*210`), a local number (`210`, read inside the user's organization) or `@self`, every extension of the user.
             phone_call_id: Id of a phone call, as answered by the create and list operations.
             fields: Comma-separated names of PhoneCall fields to answer; `id` is always answered. A name that is not a PhoneCall field answers 400 `fields_invalid`.
-            body: a UpdatePhoneCallRequest, or a mapping with its JSON field names
+            body: the request, as `UpdatePhoneCallRequest` or a mapping with its JSON field names
             timeout: seconds for this call, instead of the client's.
             extra_headers: headers to add to this call.
 
@@ -1294,7 +1294,7 @@ class AsyncClient:
         `POST /oauth/token`
 
         Args:
-            body: a TokenRequest, or a mapping with its JSON field names
+            body: the request, as `TokenRequest` or a mapping with its JSON field names
             timeout: seconds for this call, instead of the client's.
             extra_headers: headers to add to this call.
 

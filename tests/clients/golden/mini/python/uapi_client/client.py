@@ -194,7 +194,7 @@ class Client:
 
         Args:
             thing_id: thingId
-            body: a Thing, or a mapping with its JSON field names
+            body: the request, as `Thing` or a mapping with its JSON field names
             timeout: seconds for this call, instead of the client's.
             extra_headers: headers to add to this call.
 
@@ -295,7 +295,7 @@ class Client:
         `POST /things`
 
         Args:
-            body: a CreateThingRequest, or a mapping with its JSON field names
+            body: the request, as `CreateThingRequest` or a mapping with its JSON field names
             timeout: seconds for this call, instead of the client's.
             extra_headers: headers to add to this call.
 
@@ -325,7 +325,7 @@ class Client:
         `POST /login`
 
         Args:
-            body: a LogInRequest, or a mapping with its JSON field names
+            body: the request, as `LogInRequest` or a mapping with its JSON field names
             timeout: seconds for this call, instead of the client's.
             extra_headers: headers to add to this call.
 
@@ -506,7 +506,7 @@ class AsyncClient:
 
         Args:
             thing_id: thingId
-            body: a Thing, or a mapping with its JSON field names
+            body: the request, as `Thing` or a mapping with its JSON field names
             timeout: seconds for this call, instead of the client's.
             extra_headers: headers to add to this call.
 
@@ -608,7 +608,7 @@ class AsyncClient:
         `POST /things`
 
         Args:
-            body: a CreateThingRequest, or a mapping with its JSON field names
+            body: the request, as `CreateThingRequest` or a mapping with its JSON field names
             timeout: seconds for this call, instead of the client's.
             extra_headers: headers to add to this call.
 
@@ -638,7 +638,7 @@ class AsyncClient:
         `POST /login`
 
         Args:
-            body: a LogInRequest, or a mapping with its JSON field names
+            body: the request, as `LogInRequest` or a mapping with its JSON field names
             timeout: seconds for this call, instead of the client's.
             extra_headers: headers to add to this call.
 
