@@ -27,6 +27,8 @@ DEMO_CLIENT_ID = "demo-user"
 DEMO_CLIENT_SECRET = "demo-user-secret"
 READY_TIMEOUT = 60.0
 TYPESCRIPT_VERSION = "5"
+# Tools the tests install on first use when the environment lacks them.
+TOOL_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "uapi-tests"
 
 # The committed Python client is what these tests drive, exactly as users get it.
 if str(GENERATED / "python") not in sys.path:
@@ -113,7 +115,7 @@ def tsc(node: str) -> list[str]:
     local = GENERATED / "typescript" / "node_modules" / "typescript" / "bin" / "tsc"
     if local.exists():
         return [node, str(local)]
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "uapi-tests" / f"typescript{TYPESCRIPT_VERSION}"
+    cache = TOOL_CACHE / f"typescript{TYPESCRIPT_VERSION}"
     compiler = cache / "node_modules" / "typescript" / "bin" / "tsc"
     if not compiler.exists():
         npm = shutil.which("npm")
@@ -125,3 +127,22 @@ def tsc(node: str) -> list[str]:
         if result.returncode != 0 or not compiler.exists():
             pytest.fail(f"npm install typescript failed:\n{result.stdout}\n{result.stderr}")
     return [node, str(compiler)]
+
+
+@pytest.fixture(scope="session")
+def mypy() -> tuple[list[str], dict[str, str]]:
+    """Command and environment running mypy: the installed one, else one pip-installed
+    once into a cache folder (the project's test extras do not include it)."""
+    command = [sys.executable, "-m", "mypy"]
+    try:
+        import mypy as _  # noqa: F401
+        return command, dict(os.environ)
+    except ImportError:
+        pass
+    target = TOOL_CACHE / "mypy"
+    if not (target / "mypy").is_dir():
+        result = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--target", str(target), "mypy"],
+                                capture_output=True, text=True, timeout=600)
+        if result.returncode != 0:
+            pytest.fail(f"pip install mypy failed:\n{result.stdout}\n{result.stderr}")
+    return command, {**os.environ, "PYTHONPATH": str(target)}

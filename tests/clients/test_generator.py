@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -128,21 +127,13 @@ def test_typescript_js_output_has_no_types() -> None:
     assert "⟪" not in files["src/index.ts"] + files["dist/index.js"]
 
 
-def mypy_or_skip() -> None:
-    if shutil.which("mypy", path=str(Path(sys.executable).parent)) is None:
-        try:
-            import mypy  # noqa: F401
-        except ImportError:
-            pytest.skip("mypy is not installed (pip install mypy)")
-
-
 @pytest.mark.parametrize("root", [GENERATED / "python", GOLDEN / "mini" / "python"], ids=["uapi", "mini"])
-def test_python_client_passes_mypy_strict(root: Path, tmp_path: Path) -> None:
-    mypy_or_skip()
+def test_python_client_passes_mypy_strict(root: Path, tmp_path: Path, mypy: tuple[list[str], dict[str, str]]) -> None:
+    command, env = mypy
     # A copy, so mypy does not read the golden tree as part of the `tests` package.
     shutil.copytree(root / "uapi_client", tmp_path / "uapi_client")
-    result = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--no-incremental", "uapi_client"],
-                            cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    result = subprocess.run([*command, "--strict", "--no-incremental", "uapi_client"],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
