@@ -4,6 +4,7 @@ real `uapi serve`; the type-free dist/index.js and the npm tarball are run the s
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -95,3 +96,28 @@ def test_npm_tarball_installs_and_type_checks(node: str, tsc: list[str], server:
     assert checked.returncode == 0, checked.stdout + checked.stderr
     ran = run([node, "out/main.js"], cwd=project, env=server_env(server), timeout=60)
     assert ran.returncode == 0 and "start=0" in ran.stdout, ran.stdout + ran.stderr
+
+
+def test_readme_snippets_compile_and_run_in_order(node: str, tsc: list[str], server: RunningServer,
+                                                 tmp_path: Path) -> None:
+    """Every ```ts block of generated/typescript/README.md, as one module against the client."""
+    readme = (CLIENT / "README.md").read_text()
+    blocks = re.findall(r"```ts\n(.*?)```", readme, re.S)
+    script = "\n".join(blocks).replace('from "uapi-client"', 'from "./index.js"')
+    # Imports may only open a module: hoist them above the snippets.
+    imports = [line for line in script.splitlines() if line.startswith("import ")]
+    body = [line for line in script.splitlines() if not line.startswith("import ")]
+    src = tmp_path / "src"
+    src.mkdir()
+    (tmp_path / "package.json").write_text('{"type": "module"}\n')
+    shutil.copy(CLIENT / "src" / "index.ts", src / "index.ts")
+    (src / "readme.ts").write_text("\n".join(
+        [*imports, "declare const process: { env: Record<string, string | undefined> };", *body]) + "\n")
+    out = tmp_path / "out"
+    compiled = run([*tsc, *TSC_FLAGS, "--rootDir", str(src), "--outDir", str(out), str(src / "index.ts"),
+                    str(src / "readme.ts")])
+    assert compiled.returncode == 0, compiled.stdout + compiled.stderr
+    (out / "package.json").write_text('{"type": "module"}\n')
+    ran = run([node, str(out / "readme.js")], env=server_env(server), timeout=120)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "user_invalid" in ran.stdout or "pc_" in ran.stdout  # the error example printed its code
