@@ -132,8 +132,12 @@ class Directory:
         text = path.read_text(encoding="utf-8")
         try:
             data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-        except (json.JSONDecodeError, yaml.YAMLError) as exc:
-            raise DirectoryError(f"{path}: not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: {exc}") from exc
+        except json.JSONDecodeError as exc:
+            raise DirectoryError(f"{path}: not valid JSON: {exc.msg} (line {exc.lineno})") from None
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" (line {mark.line + 1})" if mark is not None else ""
+            raise DirectoryError(f"{path}: not valid YAML: {getattr(exc, 'problem', None) or 'syntax error'}{where}") from None
         return cls.from_dict(data, source=str(path))
 
     @classmethod

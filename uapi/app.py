@@ -20,6 +20,7 @@ from connexion.resolver import Resolver
 
 from uapi.accounts import Directory
 from uapi.calls import SWEEP_BATCH, CallService
+from uapi.downloads import ARCHIVES, archive_endpoint
 from uapi.http_compat import CompatibilityMiddleware
 from uapi.http_errors import AllowedMethods, exception_handler, handled_exceptions
 from uapi.services import Services
@@ -105,8 +106,26 @@ def create_app(settings: Settings, directory: Directory | None = None) -> Compat
         validator_map=VALIDATORS,
         swagger_ui_options=SwaggerUIOptions(spec_path=SPEC_URL, swagger_ui_path=UI_PATH),
     )
+    for url, (lang, filename) in ARCHIVES.items():
+        app.add_url_rule(url, endpoint=f"sdk-{lang}", view_func=archive_endpoint(settings.spec_path, lang, filename),
+                         methods=["GET"])
     handler = exception_handler(AllowedMethods(spec["paths"]))
     for exc_type in handled_exceptions():
         app.add_error_handler(exc_type, handler)
     wrapped = CompatibilityMiddleware(app, services, settings.max_body_bytes)
     return wrapped
+
+
+def app_from_environment() -> CompatibilityMiddleware:
+    """uvicorn's app factory for `uapi serve --reload`.
+
+    The reloader rebuilds the app in a fresh process from an import string, so it cannot be
+    handed a Settings object: `uapi serve` puts UAPI_DATABASE, UAPI_DIRECTORY and UAPI_SPEC in
+    the environment and this reads them back (Settings itself reads the first two).
+    """
+    import os  # imported here so that this stays an add-only change to the module
+
+    from uapi.settings import DEFAULT_SPEC
+
+    spec = os.environ.get("UAPI_SPEC")
+    return create_app(Settings(spec_path=Path(spec) if spec else DEFAULT_SPEC))
