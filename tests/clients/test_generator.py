@@ -144,3 +144,21 @@ def test_typescript_client_passes_tsc_strict(root: Path, tsc: list[str], node: s
     assert result.returncode == 0, result.stdout + result.stderr
     check = subprocess.run([node, "--check", str(root / "dist" / "index.js")], capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
+
+
+def test_schema_names_that_would_shadow_client_code_are_refused(tmp_path: Path) -> None:
+    spec = tmp_path / "clash.yaml"
+    spec.write_text(
+        "openapi: 3.0.3\ninfo: {title: Clash, version: 1.0.0}\npaths:\n  /a:\n    get:\n      operationId: getA\n"
+        "      responses:\n        '200': {description: x, content: {application/json: {schema: {type: string}}}}\n"
+        "components:\n  schemas:\n    Client: {type: string}\n    GetAParams: {type: string}\n")
+    with pytest.raises(CodegenError) as python:
+        generate("python", spec)
+    assert [str(p) for p in python.value.problems] == [
+        "#/components/schemas/Client: schema type 'Client' collides with the client's own code in the python "
+        "client; rename the schema"]
+    with pytest.raises(CodegenError) as typescript:
+        generate("typescript", spec)
+    assert [str(p) for p in typescript.value.problems] == [
+        "#/components/schemas/GetAParams: schema type 'GetAParams' collides with the parameters of getA in the "
+        "typescript client; rename the schema"]

@@ -90,6 +90,7 @@ def render(api: Api, lang: str, templates_dir: str | Path | None = None) -> dict
         bytecode_cache=_BYTECODE,
     )
     helper = PythonLang(api) if lang == "python" else TypeScriptLang(api)
+    _check_type_names(api, lang, helper.reserved_type_names)
     env.filters.update(helper.filters())
     env.filters.update({"snake": snake, "camel": camel, "pascal": pascal})
     context: dict[str, Any] = {
@@ -134,6 +135,18 @@ def write_tree(files: dict[str, str], out_dir: str | Path) -> list[str]:
     for name in sorted(stale):
         (root / name).unlink(missing_ok=True)
     return changed
+
+
+def _check_type_names(api: Api, lang: str, reserved: frozenset[str]) -> None:
+    """Schema types must not shadow what the client's own code defines or names."""
+    taken = dict.fromkeys(reserved, "the client's own code")
+    if lang == "typescript":
+        taken.update({op.pascal_name + "Params": f"the parameters of {op.operation_id}" for op in api.operations})
+    problems = [Problem(definition.pointer, f"schema type {name!r} collides with {taken[name]} in the {lang} "
+                                            "client; rename the schema")
+                for name, definition in api.schemas.items() if name in taken]
+    if problems:
+        raise CodegenError(problems)
 
 
 def _builtin(lang: str) -> Path:

@@ -28,7 +28,18 @@ _DECODE_CHECK = {
 }
 
 
+# Names the generated modules define or import beside the schema classes.
+RESERVED_TYPE_NAMES = frozenset({
+    "Client", "AsyncClient", "UapiError", "BadRequestError", "AuthenticationError", "PermissionDeniedError",
+    "NotFoundError", "RateLimitError", "ServerError", "UapiConnectionError", "Any", "ClassVar", "Literal",
+    "TypeAlias", "Mapping", "Sequence", "Iterator", "AsyncIterator", "TracebackType",
+    "None", "True", "False",
+})
+
+
 class PythonLang:
+    reserved_type_names = RESERVED_TYPE_NAMES
+
     def __init__(self, api: Api) -> None:
         self.api = api
 

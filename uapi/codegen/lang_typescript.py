@@ -15,7 +15,19 @@ from uapi.codegen.names import camel, ts_ident, ts_key
 from uapi.codegen.types import TypeRef
 
 
+# Names the generated module defines, and global types its own code names: a schema
+# type of the same name would shadow them.
+RESERVED_TYPE_NAMES = frozenset({
+    "UapiClient", "UapiError", "BadRequestError", "AuthenticationError", "PermissionDeniedError", "NotFoundError",
+    "RateLimitError", "ServerError", "UapiConnectionError", "ClientOptions", "RequestOptions", "AuthPlacement",
+    "PreparedRequest", "Answer", "Headers", "AbortSignal", "AbortController", "RequestInit", "Promise", "Record",
+    "Array", "AsyncGenerator", "Omit", "Set", "URLSearchParams", "TypeError",
+})
+
+
 class TypeScriptLang:
+    reserved_type_names = RESERVED_TYPE_NAMES
+
     def __init__(self, api: Api) -> None:
         self.api = api
 
