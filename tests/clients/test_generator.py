@@ -114,10 +114,23 @@ def test_templates_override_single_files(tmp_path: Path) -> None:
     assert files["uapi_client/models.py"] == generate("python", SPECS / "mini.yaml")["uapi_client/models.py"]
 
 
+def test_templates_override_by_file_name_when_unambiguous(tmp_path: Path) -> None:
+    (tmp_path / "errors.py.j2").write_text("# errors of {{ api.title }}\n")
+    assert generate("python", SPECS / "mini.yaml", tmp_path)["uapi_client/errors.py"] == "# errors of Mini Things\n"
+
+
 def test_templates_override_must_match_a_template(tmp_path: Path) -> None:
     (tmp_path / "READ_ME.md.j2").write_text("x")
-    with pytest.raises(CodegenError, match="no built-in python template named 'READ_ME.md.j2'"):
+    with pytest.raises(CodegenError, match="'READ_ME.md.j2' matches none of the built-in python templates"):
         generate("python", SPECS / "mini.yaml", tmp_path)
+
+
+def test_typescript_source_override_flows_into_the_js_build(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "index.ts.j2").write_text("export const answer⟪: number⟫ = 42;\n")
+    files = generate("typescript", SPECS / "mini.yaml", tmp_path)
+    assert files["src/index.ts"] == "export const answer: number = 42;\n"
+    assert files["dist/index.js"].endswith("export const answer = 42;\n")
 
 
 def test_typescript_js_output_has_no_types() -> None:

@@ -15,7 +15,8 @@ DEFAULT_SPEC = "openapi/uapi.yaml"
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lang", required=True, choices=LANGUAGES, help="language of the client")
     parser.add_argument("--out", help="output folder (default: generated/<lang>)")
-    parser.add_argument("--templates", help="folder of templates overriding built-in ones by relative path")
+    parser.add_argument("--templates", help="folder of templates overriding the built-in ones "
+                                            "of the same relative path (or file name)")
     parser.add_argument("--spec", default=DEFAULT_SPEC, help=f"OpenAPI document (default: {DEFAULT_SPEC})")
     parser.add_argument("--check", action="store_true",
                         help="write nothing; exit 1 when the output folder differs from what would be generated")

@@ -2,13 +2,16 @@
 
 Templates live in `templates/<lang>/`, mirrored path for path (`uapi_client/
 models.py.j2` renders `uapi_client/models.py`). `--templates DIR` overrides
-single files by the same relative path. Output depends only on the spec and
+single files by the same relative path, or by file name when that is unique.
+`dist/index.js` includes `src/index.ts`'s template with the TypeScript-only spans
+dropped (see TS_ONLY). Output depends only on the spec and
 the templates, never on time or environment, so regenerating is byte-stable.
 """
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import jinja2
@@ -57,31 +60,56 @@ class _MemoryBytecodeCache(jinja2.BytecodeCache):
 _BYTECODE = _MemoryBytecodeCache()
 
 
-def template_names(lang: str, templates_dir: str | Path | None = None) -> list[str]:
+def template_names(lang: str) -> list[str]:
     builtin = _builtin(lang)
-    names = sorted(p.relative_to(builtin).as_posix() for p in builtin.rglob("*.j2"))
-    if templates_dir is not None:
-        override = Path(templates_dir)
-        if not override.is_dir():
-            raise CodegenError([Problem("--templates", f"{override} is not a directory")])
-        unknown = sorted(p.relative_to(override).as_posix() for p in override.rglob("*.j2")
-                         if p.relative_to(override).as_posix() not in names)
-        if unknown:
-            # An override that matches nothing would be ignored; say so instead.
-            raise CodegenError([Problem("--templates", f"no built-in {lang} template named {n!r} to override")
-                                for n in unknown])
-    return names
+    return sorted(p.relative_to(builtin).as_posix() for p in builtin.rglob("*.j2"))
+
+
+def overrides(lang: str, templates_dir: str | Path) -> dict[str, Path]:
+    """Built-in template name -> overriding file. A file matches by relative path
+    (`uapi_client/models.py.j2`) or, when that is unambiguous, by file name (`models.py.j2`)."""
+    folder = Path(templates_dir)
+    if not folder.is_dir():
+        raise CodegenError([Problem("--templates", f"{folder} is not a directory")])
+    names = template_names(lang)
+    by_file_name: dict[str, list[str]] = {}
+    for name in names:
+        by_file_name.setdefault(name.rsplit("/", 1)[-1], []).append(name)
+    found: dict[str, Path] = {}
+    problems = []
+    for path in sorted(folder.rglob("*.j2")):
+        relative = path.relative_to(folder).as_posix()
+        candidates = [relative] if relative in names else by_file_name.get(path.name, [])
+        if len(candidates) != 1:
+            # An override that matches nothing (or several) would be ignored; say so instead.
+            why = "matches several; give its relative path" if candidates else "matches none"
+            problems.append(Problem("--templates", f"{relative!r} {why} of the built-in {lang} templates "
+                                                   f"({', '.join(names)})"))
+        elif candidates[0] in found:
+            problems.append(Problem("--templates", f"{relative!r} overrides {candidates[0]!r} a second time"))
+        else:
+            found[candidates[0]] = path
+    if problems:
+        raise CodegenError(problems)
+    return found
 
 
 def render(api: Api, lang: str, templates_dir: str | Path | None = None) -> dict[str, str]:
     """All output files of `lang` for `api`, as {relative path: text}."""
-    names = template_names(lang, templates_dir)
-    loaders: list[jinja2.BaseLoader] = []
-    if templates_dir is not None:
-        loaders.append(jinja2.FileSystemLoader(str(templates_dir)))
-    loaders.append(jinja2.FileSystemLoader(str(_builtin(lang))))
+    names = template_names(lang)
+    replaced = overrides(lang, templates_dir) if templates_dir is not None else {}
+
+    def load_override(name: str) -> tuple[str, str, Callable[[], bool]] | None:
+        path = replaced.get(name)
+        if path is None:
+            return None
+        mtime = path.stat().st_mtime
+        return path.read_text(encoding="utf-8"), str(path), lambda: path.stat().st_mtime == mtime
+
     env = jinja2.Environment(
-        loader=jinja2.ChoiceLoader(loaders),
+        # Overrides first, so a built-in template including another gets the override too.
+        loader=jinja2.ChoiceLoader([jinja2.FunctionLoader(load_override),
+                                    jinja2.FileSystemLoader(str(_builtin(lang)))]),
         undefined=jinja2.StrictUndefined,  # a typo in a template must fail, not render blank
         keep_trailing_newline=True,
         trim_blocks=True,
