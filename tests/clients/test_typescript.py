@@ -10,6 +10,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.clients.conftest import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, GENERATED, HERE, SPEC, RunningServer
@@ -74,16 +75,27 @@ def test_end_to_end_against_uapi_serve(build: str, node: str, compiled: Path, js
     node_script(node, compiled if build == "tsc" else js_build, "e2e.js", server_env(server))
 
 
-def test_npm_tarball_installs_and_type_checks(node: str, tsc: list[str], server: RunningServer, tmp_path: Path) -> None:
+@pytest.mark.parametrize("source", ["sdk_archive", "download"])
+def test_npm_tarball_installs_and_type_checks(source: str, node: str, tsc: list[str], server: RunningServer,
+                                             tmp_path: Path) -> None:
+    """`npm install` of the tarball (sdk_archive's bytes, or the server's /uapi/sdk/typescript.tgz),
+    then a consumer module type-checked against the package and run against the server."""
     npm = shutil.which("npm")
     if npm is None:
         pytest.skip("npm is not installed")
-    tarball = tmp_path / "typescript.tgz"
-    tarball.write_bytes(sdk_archive("typescript", SPEC))
+    if source == "download":
+        package = f"{server.base_url}/uapi/sdk/typescript.tgz"
+        if httpx.get(package).status_code == 404:
+            pytest.skip("this server does not serve /uapi/sdk/typescript.tgz yet")
+        flags = ["--no-audit", "--no-fund"]
+    else:
+        tarball = tmp_path / "typescript.tgz"
+        tarball.write_bytes(sdk_archive("typescript", SPEC))
+        package, flags = str(tarball), ["--no-audit", "--no-fund", "--offline"]
     project = tmp_path / "consumer"
     project.mkdir()
     (project / "package.json").write_text(json.dumps({"name": "consumer", "private": True, "type": "module"}))
-    installed = run([npm, "install", "--no-audit", "--no-fund", "--offline", str(tarball)], cwd=project)
+    installed = run([npm, "install", *flags, package], cwd=project)
     assert installed.returncode == 0, installed.stdout + installed.stderr
     (project / "main.ts").write_text(
         'import { UapiClient, type PhoneCallCollection } from "uapi-client";\n'
