@@ -35,6 +35,8 @@ test: $(STAMP)
 	exit $$status
 
 # uapi/lint.py is being written; until it exists the target says so and succeeds.
+# `uapi handlers`: every operation has its handler function and every handler its operation.
 lint: $(STAMP)
 	@if [ -f uapi/lint.py ]; then $(VENV)/bin/uapi lint openapi/uapi.yaml; \
 	else echo "make lint: uapi/lint.py does not exist yet; nothing to run"; fi
+	@$(VENV)/bin/uapi handlers --spec openapi/uapi.yaml
