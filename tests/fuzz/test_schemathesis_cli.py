@@ -1,0 +1,106 @@
+"""`st run` against a real `uapi serve` process: the committed schemathesis.toml, exit 0.
+
+The server runs on a free local port with a SQLite file in a temporary directory, seeded
+with the spec's example call; the token comes from the server's own /oauth/token. The
+CLI writes a JUnit report; warnings fail the run (schemathesis.toml), so exit 0 means no
+failure, no error and no warning.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+import pytest
+
+from tests.fuzz.fuzzenv import CONFIG_PATH, PROJECT_ROOT, SPEC_URL, build_app, example_credentials, load_spec, seed, write_directory
+
+SERVER_START_SECONDS = 30
+CLI_SECONDS = 300
+
+
+def executable(name: str) -> str:
+    found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
+    if found is None:
+        pytest.skip(f"{name} is not installed")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_serving(base_url: str, server: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"uapi serve exited with {server.returncode}:\n{log.read_text(errors='replace')}")
+        try:
+            if httpx.get(base_url + SPEC_URL, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"uapi serve did not answer within {SERVER_START_SECONDS}s:\n{log.read_text(errors='replace')}")
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    """`uapi serve` on a free port; answers its base URL."""
+    spec = load_spec()
+    database = f"sqlite:///{tmp_path / 'uapi.db'}"
+    directory = write_directory(spec, tmp_path / "directory.json")
+    asyncio.run(seed(build_app(spec, database, directory), spec))
+    port = free_port()
+    log = tmp_path / "server.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [executable("uapi"), "serve", "--host", "127.0.0.1", "--port", str(port), "--database", database,
+             "--directory", str(directory), "--log-level", "warning"],
+            cwd=tmp_path, stdout=output, stderr=subprocess.STDOUT,
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_serving(base_url, process, log)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_st_run_with_the_committed_config_exits_0(server: str, tmp_path: Path) -> None:
+    token_response = httpx.post(server + "/oauth/token", timeout=10,
+                                data={"grant_type": "client_credentials", **example_credentials(load_spec())})
+    assert token_response.status_code == 200, token_response.text
+    token = token_response.json()["access_token"]
+    junit = tmp_path / "report" / "junit.xml"
+    command = [
+        executable("st"), "--config-file", str(CONFIG_PATH), "--no-color",
+        "run", server + SPEC_URL,
+        "--header", f"Authorization: Bearer {token}",
+        "--report", "junit", "--report-junit-path", str(junit),
+    ]
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=CLI_SECONDS)
+    output = result.stdout + result.stderr
+    print(output)
+    assert result.returncode == 0, output
+    suites = ElementTree.parse(junit).getroot()
+    cases = suites.findall(".//testcase")
+    assert cases, output
+    problems = [case.get("name") for case in cases if case.find("failure") is not None or case.find("error") is not None]
+    assert problems == [], output
