@@ -71,10 +71,12 @@ def build_services(settings: Settings, directory: Directory, spec: dict[str, Any
 
 
 async def sweep_forever(services: Services) -> None:
-    """Write down calls whose deadlines passed (readers see them at once regardless)."""
+    """Write down calls whose deadlines passed (readers see them at once regardless), and
+    forget expired tokens."""
     while True:
         try:
             due = await services.calls.sweep()
+            await services.store.purge_tokens(int(services.settings.clock()))
         except Exception:  # a database hiccup must not stop the sweeper; the next round retries
             log.exception("sweeping due calls failed")
             due = 0

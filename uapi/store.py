@@ -6,6 +6,8 @@ several concurrent writers exactly one wins and the others see that they lost.
 """
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -47,18 +49,22 @@ calls = Table(
     # The PhoneCall as answered (minus links): views and parties change together with
     # `version`, so one JSON document keeps each transition a single-row UPDATE.
     Column("doc", JSON().with_variant(JSONB(), "postgresql"), nullable=False),
-    Index("ix_calls_live_order", "ended", "published", "id"),
+    # No index on (ended, published): per-extension queries start from call_members, and
+    # such an index lured SQLite into scanning every live call of the store.
     Index("ix_calls_next_event", "next_event"),
 )
 
-# Which extensions take part in a call: the index behind every per-extension query.
+# Which extensions take part in a call: the index behind every per-extension query. `ended`
+# repeats the call's, so the live calls of an extension are found without touching the
+# ones that ended long ago.
 call_members = Table(
     "call_members",
     metadata,
     Column("call_id", String(64), primary_key=True),
     Column("extension", String(40), primary_key=True),
     Column("user_id", String(64), nullable=False),
-    Index("ix_call_members_extension", "extension", "call_id"),
+    Column("ended", BigInteger, nullable=True),
+    Index("ix_call_members_live", "extension", "ended", "call_id"),
 )
 
 tokens = Table(
@@ -133,6 +139,13 @@ class Store:
     def __init__(self, url: str) -> None:
         self.url = async_url(url)
         self.engine: AsyncEngine = _engine(self.url)
+        # SQLite runs one writer at a time and makes the others poll with growing sleeps
+        # (p99 near a second at 16 concurrent hang-ups); queueing this process's writers
+        # on a lock instead keeps the wait to the writes ahead. PostgreSQL needs no help.
+        self._write_lock = asyncio.Lock() if self.url.startswith("sqlite") else None
+
+    def _writing(self) -> Any:
+        return self._write_lock if self._write_lock is not None else contextlib.nullcontext()
 
     async def start(self) -> None:
         async with self.engine.begin() as conn:
@@ -145,11 +158,10 @@ class Store:
 
     async def insert_call(self, call_id: str, organization_id: str, published: int, state: CallState,
                           doc: dict, members: Sequence[tuple[str, str]]) -> None:
-        async with self.engine.begin() as conn:
+        async with self._writing(), self.engine.begin() as conn:
             await conn.execute(calls.insert().values(id=call_id, organization_id=organization_id, published=published,
                                                      version=0, doc=doc, **state.values()))
-            await conn.execute(call_members.insert(),
-                               [{"call_id": call_id, "extension": ext, "user_id": user} for ext, user in members])
+            await conn.execute(call_members.insert(), _member_rows(call_id, members, state.ended))
 
     async def find_call(self, call_id: str, extensions: Sequence[str]) -> StoredCall | None:
         """The call, live or ended, when one of `extensions` takes part in it."""
@@ -192,18 +204,20 @@ class Store:
         statement = (update(calls)
                      .where(calls.c.id == call.id, calls.c.version == call.version, calls.c.ended.is_(None))
                      .values(doc=doc, version=call.version + 1, **state.values()))
-        async with self.engine.begin() as conn:
+        async with self._writing(), self.engine.begin() as conn:
             if (await conn.execute(statement)).rowcount != 1:
                 return False
             if new_members:
-                await conn.execute(call_members.insert(),
-                                   [{"call_id": call.id, "extension": ext, "user_id": user} for ext, user in new_members])
+                await conn.execute(call_members.insert(), _member_rows(call.id, new_members, state.ended))
+            if state.ended is not None:
+                await conn.execute(update(call_members).where(call_members.c.call_id == call.id)
+                                   .values(ended=state.ended))
             return True
 
     # -- tokens --------------------------------------------------------------------
 
     async def put_token(self, token_hash: str, client_id: str, account: str, expires_at: int) -> None:
-        async with self.engine.begin() as conn:
+        async with self._writing(), self.engine.begin() as conn:
             await conn.execute(tokens.insert().values(token_hash=token_hash, client_id=client_id,
                                                       account=account, expires_at=expires_at))
 
@@ -215,17 +229,22 @@ class Store:
         return (row.client_id, row.account) if row else None
 
     async def purge_tokens(self, now: int) -> None:
-        async with self.engine.begin() as conn:
+        async with self._writing(), self.engine.begin() as conn:
             await conn.execute(tokens.delete().where(tokens.c.expires_at <= now))
 
 
-def _member_calls(extensions: Sequence[str]) -> Any:
-    return select(call_members.c.call_id).where(call_members.c.extension.in_(list(extensions)))
+def _member_rows(call_id: str, members: Sequence[tuple[str, str]], ended: int | None) -> list[dict[str, Any]]:
+    return [{"call_id": call_id, "extension": ext, "user_id": user, "ended": ended} for ext, user in members]
+
+
+def _member_calls(extensions: Sequence[str], live_only: bool = False) -> Any:
+    query = select(call_members.c.call_id).where(call_members.c.extension.in_(list(extensions)))
+    return query.where(call_members.c.ended.is_(None)) if live_only else query
 
 
 def _live(extensions: Sequence[str], now: int) -> tuple[Any, ...]:
-    return (calls.c.ended.is_(None), or_(calls.c.ends_at.is_(None), calls.c.ends_at > now),
-            calls.c.id.in_(_member_calls(extensions)))
+    return (calls.c.id.in_(_member_calls(extensions, live_only=True)), calls.c.ended.is_(None),
+            or_(calls.c.ends_at.is_(None), calls.c.ends_at > now))
 
 
 def _like_escape(text: str) -> str:

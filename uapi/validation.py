@@ -41,6 +41,18 @@ def describe(error: ValidationError) -> str:
     return reasons.get(str(kind), "is invalid")
 
 
+_parameter_validators: dict[int, tuple[dict, Draft4Validator]] = {}
+
+
+def _validator_for(schema: dict) -> Draft4Validator:
+    """One compiled validator per parameter schema; the spec's dicts live as long as the app."""
+    cached = _parameter_validators.get(id(schema))
+    if cached is None or cached[0] is not schema:
+        cached = (schema, Draft4Validator(schema, format_checker=Draft4Validator.FORMAT_CHECKER))
+        _parameter_validators[id(schema)] = cached
+    return cached[1]
+
+
 class UapiParameterValidator(ParameterValidator):
     """Parameter checks that fail with the parameter's `x-error-code`."""
 
@@ -52,8 +64,7 @@ class UapiParameterValidator(ParameterValidator):
             if param.get("required"):
                 raise bad_request(code, f"The {parameter_type} parameter {name} is required.")
             return
-        schema = param.get("schema", param)
-        errors = list(Draft4Validator(schema, format_checker=Draft4Validator.FORMAT_CHECKER).iter_errors(value))
+        errors = list(_validator_for(param.get("schema", param)).iter_errors(value))
         if errors:
             raise bad_request(code, f"The {parameter_type} parameter {name} {describe(best_match(errors))}.")
 
