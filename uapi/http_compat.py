@@ -8,8 +8,9 @@
   "simple"), before the router can send the request to a templated path instead.
 * Bodies over the limit answer 413 without being read whole; a chunked body (no
   Content-Length) is read here, within the limit, and handed on with its length.
-* Bytes the framework cannot decode never reach it: a raw non-ASCII query is percent-encoded,
-  a non-ASCII Content-Type is dropped from a bodiless request and answers 415 otherwise.
+* Bytes the framework cannot handle never reach it: a raw non-ASCII query is percent-encoded,
+  a line feed in the path becomes U+FFFD, a non-ASCII Content-Type is dropped from a
+  bodiless request and answers 415 otherwise.
 * The server's :class:`Services` are bound for the request (see `uapi.services`).
 """
 from __future__ import annotations
@@ -90,7 +91,10 @@ class CompatibilityMiddleware:
 
 
 def _canonical(scope: Scope) -> Scope:
-    path = canonical_path(scope["path"])
+    # The router mounts the API with a `.*` pattern, which stops at a line feed: a path
+    # carrying one (%0A) would be a 404 whatever it names. It becomes U+FFFD, which no path
+    # parameter accepts either, so a bad parameter still answers 400 with its own code.
+    path = canonical_path(scope["path"].replace("\n", "\ufffd"))
     if path != scope["path"]:
         scope = dict(scope, path=path, raw_path=quote(path, safe=PATH_SAFE, errors="surrogatepass").encode())
     query = scope.get("query_string", b"")

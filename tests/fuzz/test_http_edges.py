@@ -117,3 +117,13 @@ async def test_a_token_request_that_is_not_a_form_says_which_media_type_it_needs
     answer = json.loads(body)
     assert (status, answer["error"]) == (415, "invalid_request")
     assert "x-www-form-urlencoded" in answer["error_description"]
+
+
+@pytest.mark.parametrize("path, code", [
+    ("/uapi/phoneCalls/a\nb/210", "user_invalid"),
+    ("/uapi/phoneCalls/@me/21\n0", "extension_invalid"),
+    ("/uapi/phoneCalls/@me/210/abc\n", "pc_phonecall_invalid"),
+])
+async def test_a_line_feed_in_a_path_parameter_is_that_parameters_400_not_a_404(app, bearer, path, code):
+    status, _, body = await asgi(app, "GET", path, [bearer])
+    assert (status, error_code(body)) == (400, code)
