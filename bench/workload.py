@@ -34,7 +34,7 @@ from sqlalchemy.engine import Engine
 from uapi import calls as calls_module
 from uapi.accounts import Directory, Extension
 from uapi.calls import CallOptions, CallService
-from uapi.store import call_members, calls, metadata, tokens
+from uapi.store import call_members, call_row, calls, member_rows, metadata, tokens
 from uapi.switch.sim import SimulatedSwitch
 from uapi.tokens import token_hash
 
@@ -169,11 +169,8 @@ class _CapturingStore:
 
     async def insert_call(self, call_id: str, organization_id: str, published: int, state: Any,
                           doc: dict[str, Any], members: Sequence[tuple[str, str]]) -> None:
-        self.rows.append({
-            "call": {"id": call_id, "organization_id": organization_id, "published": published, "version": 0,
-                     "doc": doc, **state.values()},
-            "members": [{"call_id": call_id, "extension": ext, "user_id": user} for ext, user in members],
-        })
+        self.rows.append({"call": call_row(call_id, organization_id, published, state, doc),
+                          "members": member_rows(call_id, members, published, state)})
 
 
 def _cache_iso() -> None:
@@ -257,8 +254,10 @@ def fill(workload: Workload, database_url: str, batch: int = 5000) -> Counter[st
                     conn.exec_driver_sql(
                         f"INSERT INTO calls ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})",
                         [tuple(json.dumps(r[n]) if n == "doc" else r[n] for n in names) for r in rows])
-                    conn.exec_driver_sql("INSERT INTO call_members (call_id, extension, user_id) VALUES (?, ?, ?)",
-                                         [(m["call_id"], m["extension"], m["user_id"]) for m in members])
+                    names = list(members[0])
+                    conn.exec_driver_sql(
+                        f"INSERT INTO call_members ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})",
+                        [tuple(m[n] for n in names) for m in members])
                 else:
                     conn.execute(calls.insert(), rows)
                     conn.execute(call_members.insert(), members)
@@ -278,7 +277,8 @@ def fill(workload: Workload, database_url: str, batch: int = 5000) -> Counter[st
 
 def restore(workload: Workload, engine: Engine, indexes: Iterable[int]) -> None:
     """Write these calls back as they were created (after a hang-up round ended them)."""
-    rows = [c["call"] for c in workload.documents(indexes)]
+    created = workload.documents(indexes)
+    rows = [c["call"] for c in created]
     if not rows:
         return
     columns = [n for n in rows[0] if n not in ("id", "organization_id", "published")]
@@ -286,6 +286,8 @@ def restore(workload: Workload, engine: Engine, indexes: Iterable[int]) -> None:
                  .values({n: bindparam(f"new_{n}", type_=calls.c[n].type) for n in columns}))
     with engine.begin() as conn:
         conn.execute(statement, [{"call_id": r["id"], **{f"new_{n}": r[n] for n in columns}} for r in rows])
+        conn.execute(call_members.delete().where(call_members.c.call_id.in_([r["id"] for r in rows])))
+        conn.execute(call_members.insert(), [m for c in created for m in c["members"]])
 
 
 def engine_for(database_url: str) -> Engine:

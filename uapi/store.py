@@ -40,31 +40,33 @@ calls = Table(
     Column("organization_id", String(64), nullable=False),
     Column("published", BigInteger, nullable=False),  # epoch milliseconds
     Column("ended", BigInteger, nullable=True),  # epoch milliseconds; NULL while live
-    # Deadlines, kept beside the document so that any process can find and act on them:
-    # the next timed event of the call, and when it ends by itself if nobody acts. A call
-    # past `ends_at` counts as ended at once, before a sweeper has written its end.
+    # The next timed event of the call (see uapi.lifecycle), kept beside the document so
+    # that any server process can find calls whose deadline passed and write them down.
     Column("next_event", BigInteger, nullable=True),
-    Column("ends_at", BigInteger, nullable=True),
     Column("version", Integer, nullable=False),
     # The PhoneCall as answered (minus links): views and parties change together with
     # `version`, so one JSON document keeps each transition a single-row UPDATE.
     Column("doc", JSON().with_variant(JSONB(), "postgresql"), nullable=False),
-    # No index on (ended, published): per-extension queries start from call_members, and
-    # such an index lured SQLite into scanning every live call of the store.
+    # No index on (ended, published): lists are served from call_members, and such an index
+    # lured SQLite into scanning every live call of the store.
     Index("ix_calls_next_event", "next_event"),
 )
 
-# Which extensions take part in a call: the index behind every per-extension query. `ended`
-# repeats the call's, so the live calls of an extension are found without touching the
-# ones that ended long ago.
+# Which extensions take part in a call: every list is one query on this table's index.
+# `published`, `ended` and `ends_at` repeat the call's, so a page of an extension's live
+# calls is read in order from the index, without touching the calls that ended long ago.
+# `ends_at` is when the call ends by itself if nobody acts: a call past it counts as ended
+# at once, before a sweeper has written its end.
 call_members = Table(
     "call_members",
     metadata,
     Column("call_id", String(64), primary_key=True),
     Column("extension", String(40), primary_key=True),
     Column("user_id", String(64), nullable=False),
+    Column("published", BigInteger, nullable=False),
     Column("ended", BigInteger, nullable=True),
-    Index("ix_call_members_live", "extension", "ended", "call_id"),
+    Column("ends_at", BigInteger, nullable=True),
+    Index("ix_call_members_live", "extension", "ended", "published", "call_id", "ends_at"),
 )
 
 tokens = Table(
@@ -103,8 +105,16 @@ class CallState:
     next_event: int | None
     ends_at: int | None
 
-    def values(self) -> dict[str, int | None]:
-        return {"ended": self.ended, "next_event": self.next_event, "ends_at": self.ends_at}
+
+def call_row(call_id: str, organization_id: str, published: int, state: CallState, doc: dict) -> dict[str, Any]:
+    return {"id": call_id, "organization_id": organization_id, "published": published, "version": 0,
+            "doc": doc, "ended": state.ended, "next_event": state.next_event}
+
+
+def member_rows(call_id: str, members: Sequence[tuple[str, str]], published: int,
+                state: CallState) -> list[dict[str, Any]]:
+    return [{"call_id": call_id, "extension": ext, "user_id": user, "published": published,
+             "ended": state.ended, "ends_at": state.ends_at} for ext, user in members]
 
 
 @dataclass(frozen=True)
@@ -123,6 +133,7 @@ class ListQuery:
 class StoredCall:
     id: str
     version: int
+    published: int
     ended: int | None
     doc: dict[str, Any]
 
@@ -132,7 +143,7 @@ class StoredCall:
 
 
 def _row_to_call(row: Any) -> StoredCall:
-    return StoredCall(row.id, row.version, row.ended, row.doc)
+    return StoredCall(row.id, row.version, row.published, row.ended, row.doc)
 
 
 class Store:
@@ -159,9 +170,8 @@ class Store:
     async def insert_call(self, call_id: str, organization_id: str, published: int, state: CallState,
                           doc: dict, members: Sequence[tuple[str, str]]) -> None:
         async with self._writing(), self.engine.begin() as conn:
-            await conn.execute(calls.insert().values(id=call_id, organization_id=organization_id, published=published,
-                                                     version=0, doc=doc, **state.values()))
-            await conn.execute(call_members.insert(), _member_rows(call_id, members, state.ended))
+            await conn.execute(calls.insert().values(call_row(call_id, organization_id, published, state, doc)))
+            await conn.execute(call_members.insert(), member_rows(call_id, members, published, state))
 
     async def find_call(self, call_id: str, extensions: Sequence[str]) -> StoredCall | None:
         """The call, live or ended, when one of `extensions` takes part in it."""
@@ -178,18 +188,19 @@ class Store:
     async def live_calls_page(self, extensions: Sequence[str], now: int,
                               query: ListQuery) -> tuple[int, list[StoredCall]]:
         """One page of the live calls of `extensions` that match `query`, and the total."""
-        where = (*_live(extensions, now), *_filter(query))
-        order = (calls.c.published.desc(), calls.c.id.desc()) if query.descending else (calls.c.published, calls.c.id)
+        live = _live_ids(extensions, now, query)
+        order = (live.c.published.desc(), live.c.call_id.desc()) if query.descending else (live.c.published, live.c.call_id)
         async with self.engine.connect() as conn:
-            total = (await conn.execute(select(func.count()).select_from(calls).where(*where))).scalar_one()
-            rows = (await conn.execute(select(calls).where(*where).order_by(*order)
-                                       .offset(query.start).limit(query.count))).all()
-        return total, [_row_to_call(row) for row in rows]
+            total = (await conn.execute(select(func.count()).select_from(live))).scalar_one()
+            ids = (await conn.execute(select(live.c.call_id).order_by(*order)
+                                      .offset(query.start).limit(query.count))).scalars().all()
+            return total, await _load(conn, ids)
 
     async def all_live_calls(self, extensions: Sequence[str], now: int) -> list[StoredCall]:
-        query = select(calls).where(*_live(extensions, now)).order_by(calls.c.published, calls.c.id)
+        live = _live_ids(extensions, now, ListQuery())
         async with self.engine.connect() as conn:
-            return [_row_to_call(row) for row in (await conn.execute(query)).all()]
+            ids = (await conn.execute(select(live.c.call_id).order_by(live.c.published, live.c.call_id))).scalars().all()
+            return await _load(conn, ids)
 
     async def due_calls(self, now: int, limit: int) -> list[StoredCall]:
         """Live calls with a deadline that has passed, for the sweeper."""
@@ -203,15 +214,14 @@ class Store:
         """Write the next state of a live call; False when another writer changed it first."""
         statement = (update(calls)
                      .where(calls.c.id == call.id, calls.c.version == call.version, calls.c.ended.is_(None))
-                     .values(doc=doc, version=call.version + 1, **state.values()))
+                     .values(doc=doc, version=call.version + 1, ended=state.ended, next_event=state.next_event))
         async with self._writing(), self.engine.begin() as conn:
             if (await conn.execute(statement)).rowcount != 1:
                 return False
             if new_members:
-                await conn.execute(call_members.insert(), _member_rows(call.id, new_members, state.ended))
-            if state.ended is not None:
-                await conn.execute(update(call_members).where(call_members.c.call_id == call.id)
-                                   .values(ended=state.ended))
+                await conn.execute(call_members.insert(), member_rows(call.id, new_members, call.published, state))
+            await conn.execute(update(call_members).where(call_members.c.call_id == call.id)
+                               .values(ended=state.ended, ends_at=state.ends_at))
             return True
 
     # -- tokens --------------------------------------------------------------------
@@ -233,30 +243,38 @@ class Store:
             await conn.execute(tokens.delete().where(tokens.c.expires_at <= now))
 
 
-def _member_rows(call_id: str, members: Sequence[tuple[str, str]], ended: int | None) -> list[dict[str, Any]]:
-    return [{"call_id": call_id, "extension": ext, "user_id": user, "ended": ended} for ext, user in members]
+def _member_calls(extensions: Sequence[str]) -> Any:
+    return select(call_members.c.call_id).where(call_members.c.extension.in_(list(extensions)))
 
 
-def _member_calls(extensions: Sequence[str], live_only: bool = False) -> Any:
-    query = select(call_members.c.call_id).where(call_members.c.extension.in_(list(extensions)))
-    return query.where(call_members.c.ended.is_(None)) if live_only else query
+def _live_ids(extensions: Sequence[str], now: int, query: ListQuery) -> Any:
+    """(call_id, published) of the live calls of `extensions` that match `query`, once each."""
+    m = call_members.c
+    ids = select(m.call_id, m.published).where(
+        m.extension.in_(list(extensions)), m.ended.is_(None), or_(m.ends_at.is_(None), m.ends_at > now),
+        *_filter(query, m.call_id, m.published))
+    # A call on two of the user's extensions (@self) has two rows; one extension has one each.
+    return (ids.distinct() if len(extensions) > 1 else ids).subquery()
 
 
-def _live(extensions: Sequence[str], now: int) -> tuple[Any, ...]:
-    return (calls.c.id.in_(_member_calls(extensions, live_only=True)), calls.c.ended.is_(None),
-            or_(calls.c.ends_at.is_(None), calls.c.ends_at > now))
+async def _load(conn: Any, ids: Sequence[str]) -> list[StoredCall]:
+    """The calls `ids`, in that order."""
+    if not ids:
+        return []
+    rows = {row.id: _row_to_call(row) for row in (await conn.execute(select(calls).where(calls.c.id.in_(ids)))).all()}
+    return [rows[call_id] for call_id in ids if call_id in rows]
 
 
 def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _filter(query: ListQuery) -> tuple[Any, ...]:
+def _filter(query: ListQuery, id_column: Any, published_column: Any) -> tuple[Any, ...]:
     """SQL for filterBy/filterOp/filterValue; values arrive parsed (published in epoch ms)."""
     if query.filter_by is None or query.op == "present":
         return ()
     if query.filter_by == "id":
-        column, value = calls.c.id, query.values[0] if query.values else None
+        column, value = id_column, query.values[0] if query.values else None
         match query.op:
             case "equals":
                 return (column == value,)
@@ -272,7 +290,7 @@ def _filter(query: ListQuery) -> tuple[Any, ...]:
                 return (column.in_(list(query.values)),)
     else:
         # Published times are answered to the second, so a filter value names a whole second.
-        column = calls.c.published
+        column = published_column
         second = lambda ms: and_(column >= ms, column < ms + 1000)  # noqa: E731
         match query.op:
             case "equals":
