@@ -4,7 +4,12 @@ The app is served through Schemathesis' ASGI transport (no network), on a SQLite
 the run is the one `st run` makes: the engine's events go through the CLI's own handlers,
 so failures, warnings and the exit code mean exactly what they mean on the command line
 (warnings fail the run, see schemathesis.toml). Phases: examples, coverage, fuzzing and
-stateful (the spec links createSimplePhoneCall to getPhoneCall and hangUpPhoneCall).
+stateful (the spec links createSimplePhoneCall to getPhoneCall, updatePhoneCall and
+hangUpPhoneCall; Schemathesis infers more).
+
+`st run` only takes a URL; feeding it an ASGI app means calling its executor with the
+events itself (`schemathesis.cli.commands.run.executor._execute`, Schemathesis 4.x). If an
+upgrade moves it, this import fails loudly rather than the run passing quietly.
 """
 from __future__ import annotations
 
