@@ -94,14 +94,10 @@ class UapiJSONBodyValidator(JSONRequestBodyValidator):
             raise bad_request(REQUEST_INVALID, "A JSON request body is required.")
         if not isinstance(body, dict):
             raise bad_request(REQUEST_INVALID, "The request body must be a JSON object.")
-        errors = list(self._validator.iter_errors(body))
-        if not errors:
+        failure = _first_failure(self._validator, body)
+        if failure is None:
             return None
-        error = best_match(errors)
-        path = list(error.absolute_path)
-        if error.validator == "required":
-            missing = [name for name in error.validator_value if name not in (error.instance or {})]
-            path.append(missing[0] if missing else "")
+        error, path = failure
         raise bad_request(_field_code(self._schema, path), f"The body field {_dotted(path)} {describe(error)}.")
 
 
@@ -115,20 +111,30 @@ class UapiFormBodyValidator(FormDataValidator):
     def _validate(self, body: Any) -> dict | None:
         if not isinstance(body, dict):
             raise bad_request(REQUEST_INVALID, "The request body must be a form.")
-        errors = list(self._validator.iter_errors(body))
-        if not errors:
+        failure = _first_failure(self._validator, body)
+        if failure is None:
             return None
-        error = best_match(errors)
-        path = list(error.absolute_path)
+        error, path = failure
         if error.validator == "required":
-            missing = [name for name in error.validator_value if name not in (error.instance or {})]
-            field = missing[0] if missing else "(unknown)"
-            raise bad_request(self._schema.get("x-error-code", REQUEST_INVALID), f"The form field {field} is required.")
+            raise bad_request(self._schema.get("x-error-code", REQUEST_INVALID), f"The form field {_dotted(path)} is required.")
         raise bad_request(_field_code(self._schema, path), f"The form field {_dotted(path)} {describe(error)}.")
 
 
 def _not_json(constant: str) -> Any:
     raise ValueError(f"{constant} is not a JSON value")
+
+
+def _first_failure(validator: Any, body: dict) -> tuple[ValidationError, list[Any]] | None:
+    """The most relevant failure and the path of the field it names (a missing one included)."""
+    errors = list(validator.iter_errors(body))
+    if not errors:
+        return None
+    error = best_match(errors)
+    path = list(error.absolute_path)
+    if error.validator == "required":
+        missing = [name for name in error.validator_value if name not in (error.instance or {})]
+        path.append(missing[0] if missing else "")
+    return error, path
 
 
 def _field_code(schema: dict, path: list[Any]) -> str:
