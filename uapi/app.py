@@ -111,10 +111,11 @@ def create_app(settings: Settings, directory: Directory | None = None) -> Compat
     for url, (lang, filename) in ARCHIVES.items():
         app.add_url_rule(url, endpoint=f"sdk-{lang}", view_func=archive_endpoint(settings.spec_path, lang, filename),
                          methods=["GET"])
-    handler = exception_handler(AllowedMethods(spec["paths"]))
+    allowed = AllowedMethods(spec["paths"])
+    handler = exception_handler(allowed)
     for exc_type in handled_exceptions():
         app.add_error_handler(exc_type, handler)
-    wrapped = CompatibilityMiddleware(app, services, settings.max_body_bytes)
+    wrapped = CompatibilityMiddleware(app, services, allowed, settings.max_body_bytes)
     return wrapped
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote, quote_from_bytes
 
-import yaml
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from uapi import services as services_module
@@ -38,11 +37,11 @@ def canonical_path(path: str) -> str:
 
 
 class CompatibilityMiddleware:
-    def __init__(self, app: ASGIApp, services: Any, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, services: Any, allowed: AllowedMethods, max_body_bytes: int) -> None:
         self.app = app
         self.services = services
+        self.allowed = allowed
         self.max_body_bytes = max_body_bytes
-        self.allowed = _allowed_methods(services)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -54,10 +53,9 @@ class CompatibilityMiddleware:
         except UapiError as error:
             await _send_error(error, scope["path"], send)
             return
-        too_large = UapiError(413, "request_too_large", f"The request body is larger than {self.max_body_bytes} bytes.")
         token = services_module.bind(self.services)
         try:
-            await self.app(scope, _limited(receive, self.max_body_bytes, too_large), send)
+            await self.app(scope, receive, send)
         finally:
             services_module.unbind(token)
 
@@ -103,11 +101,6 @@ def _canonical(scope: Scope) -> Scope:
         # so nothing downstream (URL building, parameter parsing) has to decode them.
         scope = dict(scope, query_string=quote_from_bytes(query, safe=QUERY_SAFE).encode())
     return scope
-
-
-def _allowed_methods(services: Any) -> AllowedMethods:
-    with open(services.settings.spec_path, encoding="utf-8") as handle:
-        return AllowedMethods(yaml.safe_load(handle).get("paths", {}))
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:
@@ -157,22 +150,6 @@ def _with_body(scope: Scope, receive: Receive, body: bytes) -> tuple[Scope, Rece
         return await receive()
 
     return dict(scope, headers=headers), receive_
-
-
-def _limited(receive: Receive, limit: int, error: UapiError) -> Receive:
-    """A receive that raises once a chunked body passes the limit."""
-    seen = 0
-
-    async def receive_() -> Message:
-        nonlocal seen
-        message = await receive()
-        if message["type"] == "http.request":
-            seen += len(message.get("body", b""))
-            if seen > limit:
-                raise error
-        return message
-
-    return receive_
 
 
 async def _send_error(error: UapiError, path: str, send: Send) -> None:
