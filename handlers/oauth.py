@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 from typing import Any
 
 from connexion import request
@@ -21,7 +20,7 @@ def _basic_credentials(header: str | None) -> tuple[str, str] | None:
         return None
     try:
         decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # not base64 (binascii.Error), not ASCII, or not UTF-8 once decoded
         return None
     client_id, sep, secret = decoded.partition(":")
     return (client_id, secret) if sep else None

@@ -19,6 +19,13 @@ async def test_client_credentials_in_the_form_issue_a_bearer_token(client, path)
     assert response.headers["cache-control"] == "no-store"
 
 
+@pytest.mark.parametrize("header", ["Basic \xff\xfe", "Basic \u00e9", "Basic !!!", "Basic am9obg=="])
+async def test_undecodable_basic_credentials_are_invalid_client_not_a_crash(client, header):
+    response = await client.post("/oauth/token", data={"grant_type": "client_credentials"},
+                                 headers={"Authorization": header.encode("latin-1")})
+    assert response.status_code == 401 and response.json()["error"] == "invalid_client"
+
+
 async def test_client_credentials_as_http_basic(client):
     basic = base64.b64encode(b"john:john-secret").decode()
     response = await client.post("/oauth/token", data={"grant_type": "client_credentials"},
