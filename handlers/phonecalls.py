@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from connexion import request
+from starlette.responses import Response
 
 from uapi.accounts import Extension, Principal, User, resolve_extensions, resolve_user
 from uapi.calls import CallOptions
@@ -11,7 +12,11 @@ from uapi.errors import bad_request
 from uapi.filters import list_query
 from uapi.services import Services, current
 
-NO_CONTENT = (None, 204)
+
+
+def _no_content() -> Response:
+    # A framework response passes Connexion untouched; (None, 204) would gain a Content-Type.
+    return Response(status_code=204)
 
 
 def _principal(token_info: dict[str, Any]) -> Principal:
@@ -100,7 +105,7 @@ async def list_phone_calls(user_id: str, extension: str, token_info: dict[str, A
     _, extensions = _scope(services, token_info, user_id, extension)
     total, docs = await services.calls.list_live(extensions, query)
     if total == 0:
-        return NO_CONTENT
+        return _no_content()
     return _collection(docs, total, start_index, wanted), 200
 
 
@@ -139,5 +144,5 @@ async def _hang_up(user_id: str, extension: str, phone_call_id: str | None, phon
     _, extensions = _scope(services, token_info, user_id, extension)
     hung_up = await services.calls.hang_up(extensions, phone_call_id, phone_number)
     if not hung_up:
-        return NO_CONTENT
+        return _no_content()
     return [_present(doc, wanted) for doc in hung_up], 200
