@@ -13,7 +13,6 @@ from uapi.filters import list_query
 from uapi.services import Services, current
 
 
-
 def _no_content() -> Response:
     # A framework response passes Connexion untouched; (None, 204) would gain a Content-Type.
     return Response(status_code=204)
@@ -62,7 +61,8 @@ async def _create(kind: str, user_id: str, body: dict[str, Any], token_info: dic
 
 def _options(wait_for_pickup: int | None, call_duration: int | None, allow_public_transfer: bool | None,
              video: bool | None, **conference: str | None) -> CallOptions:
-    defaults = CallOptions(call_duration=current().settings.call_duration_seconds)
+    # Connexion fills in the spec's defaults; the dataclass's are the same, for direct callers.
+    defaults = CallOptions()
     return CallOptions(
         wait_for_pickup=defaults.wait_for_pickup if wait_for_pickup is None else wait_for_pickup,
         call_duration=defaults.call_duration if call_duration is None else call_duration,

@@ -113,7 +113,7 @@ class CallService:
 
     async def create(self, kind: str, user: User, charged: Extension, body: dict[str, Any],
                      options: CallOptions) -> Doc:
-        ext_type, sources_ring = KINDS[kind]
+        ext_type = KINDS[kind][0]
         if charged.type != ext_type:
             raise bad_request("extension_invalid", f"Extension {charged.extended} is a {charged.type} extension; "
                                                    f"this call needs a {ext_type} extension.")
@@ -122,7 +122,7 @@ class CallService:
         now = self.now_ms()
         call_id = self.new_id()
         outcome = await self.switch.connect(call_id, [p.number for p in parties])
-        doc = self._new_document(call_id, charged, parties, view_in, body.get("nonce"), options, sources_ring, now)
+        doc = self._new_document(kind, call_id, charged, parties, view_in, body.get("nonce"), options, now)
         if outcome.busy:  # a busy party ends the call before anyone answers
             doc = end_call(doc, now, "callee", "busy", busy=frozenset(outcome.busy))
         else:
@@ -156,8 +156,9 @@ class CallService:
             raise bad_request("pc_destination_invalid", "At least one destination is needed.")
         return parties
 
-    def _new_document(self, call_id: str, charged: Extension, parties: list[Party], view_in: dict[str, Any],
-                      nonce: str | None, options: CallOptions, sources_ring: bool, now: int) -> Doc:
+    def _new_document(self, kind: str, call_id: str, charged: Extension, parties: list[Party],
+                      view_in: dict[str, Any], nonce: str | None, options: CallOptions, now: int) -> Doc:
+        sources_ring = KINDS[kind][1]
         sources = listify(view_in.get("source")) or [charged.number]
         destinations = listify(view_in.get("destination"))
         public_source = any(p.extension is None for p in parties if p.role == "source")
@@ -192,7 +193,7 @@ class CallService:
                 "published": iso(now), "nonce": nonce, "phoneCallView": views}
         return {"call": {k: v for k, v in call.items() if v is not None}, "parties": records,
                 "userId": charged.user.id, "timers": {},
-                "options": {"kind": next(k for k, (t, _) in KINDS.items() if t == charged.type),
+                "options": {"kind": kind,
                             "waitForPickup": options.wait_for_pickup, "callDuration": options.call_duration,
                             "allowPublicTransfer": options.allow_public_transfer, "video": options.video,
                             "conferenceNumber": options.conference_number, "conferencePin": options.conference_pin}}

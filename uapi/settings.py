@@ -26,7 +26,6 @@ class Settings:
     )
     spec_path: Path = DEFAULT_SPEC
     token_ttl_seconds: int = 3600
-    call_duration_seconds: int = 3600
     max_body_bytes: int = 65536
     sweep_interval_seconds: float = 1.0  # how often deadlines that passed are written down
     # Injected so tests can control time and ids exactly.
