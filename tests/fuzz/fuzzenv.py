@@ -22,6 +22,12 @@ from uapi.settings import DEFAULT_SPEC, PROJECT_ROOT, Settings
 TEST_DIRECTORY = PROJECT_ROOT / "tests" / "support" / "directory.yaml"
 SPEC_URL = "/uapi/openapi.json"
 CONFIG_PATH = PROJECT_ROOT / "schemathesis.toml"
+# Who the run acts as ([auth.wfc] in schemathesis.toml; the path there is relative to the project root).
+IDENTITIES_PATH = PROJECT_ROOT / "tests" / "fuzz" / "identities.yaml"
+# A user app in organization 4 (user 21, whose phone terminal is also 210): a peer that must
+# never see or touch organization 3's calls. Organization 4's own app (`org4`) is in the directory.
+OTHER_ORG_USER_APP = {"clientId": "max-app", "clientSecret": "max-s3cret", "account": "user:21"}
+OTHER_ORG_APP = {"client_id": "org4", "client_secret": "org4-secret"}
 # The account the spec's examples act for: `@me` with extension 210 is user 12's phone terminal.
 EXAMPLE_ACCOUNT = "user:12"
 # Built-in checks; every one must be enabled globally (tuning happens per operation only).
@@ -59,11 +65,12 @@ def example_create_body(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def directory_data(spec: dict[str, Any]) -> dict[str, Any]:
-    """The test directory plus the app of the spec's `issueToken` example."""
+    """The test directory plus the app of the spec's `issueToken` example and user 21's app."""
     data = yaml.safe_load(TEST_DIRECTORY.read_text(encoding="utf-8"))
     credentials = example_credentials(spec)
     data["apps"].append({"clientId": credentials["client_id"], "clientSecret": credentials["client_secret"],
                          "account": EXAMPLE_ACCOUNT})
+    data["apps"].append(dict(OTHER_ORG_USER_APP))
     return data
 
 

@@ -27,10 +27,12 @@ from schemathesis.cli.commands.run.executor import _execute
 from schemathesis.cli.events import LoadingFinished, LoadingStarted
 from schemathesis.engine import events, from_schema
 from schemathesis.python import asgi
+from schemathesis.wfc.escalation import escalating_provider
 
 from tests.fuzz.fuzzenv import (
     ALL_CHECKS,
     PHASES,
+    IDENTITIES_PATH,
     PROJECT_ROOT,
     SPEC_URL,
     build_app,
@@ -129,11 +131,13 @@ def run_like_cli(schema: Any, counter: PhaseCounter) -> int:
 
 def test_schemathesis_finds_no_failures_and_no_warnings(fuzz_target: tuple[Any, str], tmp_path: Path,
                                                         capsys: pytest.CaptureFixture[str]) -> None:
-    app, token = fuzz_target
+    app, _token = fuzz_target  # the run logs in by itself, as [auth.wfc] says
     report_dir = tmp_path / "report"
+    file_config = load_config_file()
+    # The identities file, wherever pytest runs from (the committed path is relative to the root).
+    file_config["auth"]["wfc"]["path"] = str(IDENTITIES_PATH)
     config = schemathesis.Config.from_dict(
-        {**load_config_file(),
-         "headers": {"Authorization": f"Bearer {token}"},
+        {**file_config,
          "reports": {"json": {"enabled": True, "path": str(report_dir / "report.json")},
                      "junit": {"enabled": True, "path": str(report_dir / "junit.xml")}}},
         base_dir=str(PROJECT_ROOT),
@@ -168,6 +172,14 @@ def test_schemathesis_finds_no_failures_and_no_warnings(fuzz_target: tuple[Any, 
     assert counter.succeeded(update, ("examples",)) and counter.succeeded(update, ("stateful",)), dict(counter.successes)
     # Schemathesis' opt-in low_valid_rate, per operation: where a unit phase sent enough valid
     # requests to judge, at least a fifth of them were accepted (updatePhoneCall excepted, above).
+    # object_level_authorization ran: john-app's reads of its own calls were replayed as both
+    # organization 4 identities ([auth.wfc] peers), and neither got the call (no failure above).
+    # (`_probed` holds the replays the check made; if an upgrade renames it, this fails loudly.)
+    provider = escalating_provider(schema)
+    assert provider is not None and set(provider.peers) == {"john-app", "max-app", "org4"}, provider
+    get_call = "GET /uapi/phoneCalls/{userId}/{extension}/{phoneCallId}"
+    replayed = {(key[1], key[3]) for key in provider._probed if key[0] == "read"}
+    assert {(get_call, "max-app"), (get_call, "org4")} <= replayed, replayed
     low = {(label, phase): rate for label, phases in report["valid_rates"].items() if label != update
            for phase, rate in phases.items() if valid_total(rate) >= MIN_VALID_CALLS
            and rate["accepted"] < MIN_VALID_RATE * valid_total(rate)}

@@ -1,8 +1,9 @@
 """`st run` against a real `uapi serve` process: the committed schemathesis.toml, exit 0.
 
 The server runs on a free local port with a SQLite file in a temporary directory, seeded
-with the spec's example call; the token comes from the server's own /oauth/token. The
-CLI writes a JUnit report; warnings fail the run (schemathesis.toml), so exit 0 means no
+with the spec's example call. The CLI logs in by itself ([auth.wfc] in schemathesis.toml,
+as john-app, with the organization 4 apps as peers for object_level_authorization) and
+writes a JUnit report; warnings fail the run (schemathesis.toml), so exit 0 means no
 failure, no error and no warning.
 """
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Iterator
 import httpx
 import pytest
 
-from tests.fuzz.fuzzenv import CONFIG_PATH, PROJECT_ROOT, SPEC_URL, build_app, example_credentials, load_spec, seed, write_directory
+from tests.fuzz.fuzzenv import CONFIG_PATH, PROJECT_ROOT, SPEC_URL, build_app, load_spec, seed, write_directory
 
 SERVER_START_SECONDS = 30
 CLI_SECONDS = 300
@@ -83,19 +84,16 @@ def server(tmp_path: Path) -> Iterator[str]:
 
 
 def test_st_run_with_the_committed_config_exits_0(server: str, tmp_path: Path) -> None:
-    token_response = httpx.post(server + "/oauth/token", timeout=10,
-                                data={"grant_type": "client_credentials", **example_credentials(load_spec())})
-    assert token_response.status_code == 200, token_response.text
-    token = token_response.json()["access_token"]
     junit = tmp_path / "report" / "junit.xml"
     command = [
         executable("st"), "--config-file", str(CONFIG_PATH), "--no-color",
         "run", server + SPEC_URL,
-        "--header", f"Authorization: Bearer {token}",
         "--report", "junit", "--report-junit-path", str(junit),
     ]
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
-    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=CLI_SECONDS)
+    # From the project root, where [auth.wfc]'s relative path to the identities file points; the
+    # identities log in through the server's own /oauth/token.
+    result = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=CLI_SECONDS)
     output = result.stdout + result.stderr
     print(output)
     assert result.returncode == 0, output
