@@ -19,6 +19,8 @@ from uapi_client.errors import (
     UapiError,
 )
 from uapi_client.models import (
+    CreateCallbackPhoneCallRequest,
+    CreateCallbackPhoneCallView,
     CreatePhoneCallRequest,
     CreatePhoneCallView,
     DialNumber,
@@ -48,6 +50,8 @@ __all__ = [
     "ServerError",
     "UapiConnectionError",
     "UapiError",
+    "CreateCallbackPhoneCallRequest",
+    "CreateCallbackPhoneCallView",
     "CreatePhoneCallRequest",
     "CreatePhoneCallView",
     "DialNumber",

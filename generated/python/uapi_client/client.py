@@ -16,6 +16,7 @@ import httpx
 
 from uapi_client import _core
 from uapi_client.models import (
+    CreateCallbackPhoneCallRequest,
     CreatePhoneCallRequest,
     PhoneCall,
     PhoneCallCollection,
@@ -198,7 +199,7 @@ class Client:
         self,
         user_id: str,
         *,
-        body: CreatePhoneCallRequest | Mapping[str, Any],
+        body: CreateCallbackPhoneCallRequest | Mapping[str, Any],
         wait_for_pickup: int | None = None,
         call_duration: int | None = None,
         allow_public_transfer: bool | None = None,
@@ -223,7 +224,7 @@ class Client:
             allow_public_transfer: Whether `Transfer` may send a party of this call to a public number.
             video: Whether the call carries video.
             fields: Comma-separated names of PhoneCall fields to answer; `id` is always answered. A name that is not a PhoneCall field answers 400 `fields_invalid`.
-            body: the request, as `CreatePhoneCallRequest` or a mapping with its JSON field names
+            body: the request, as `CreateCallbackPhoneCallRequest` or a mapping with its JSON field names
             timeout: seconds for this call, instead of the client's.
             extra_headers: headers to add to this call.
 
@@ -838,7 +839,7 @@ class AsyncClient:
         self,
         user_id: str,
         *,
-        body: CreatePhoneCallRequest | Mapping[str, Any],
+        body: CreateCallbackPhoneCallRequest | Mapping[str, Any],
         wait_for_pickup: int | None = None,
         call_duration: int | None = None,
         allow_public_transfer: bool | None = None,
@@ -863,7 +864,7 @@ class AsyncClient:
             allow_public_transfer: Whether `Transfer` may send a party of this call to a public number.
             video: Whether the call carries video.
             fields: Comma-separated names of PhoneCall fields to answer; `id` is always answered. A name that is not a PhoneCall field answers 400 `fields_invalid`.
-            body: the request, as `CreatePhoneCallRequest` or a mapping with its JSON field names
+            body: the request, as `CreateCallbackPhoneCallRequest` or a mapping with its JSON field names
             timeout: seconds for this call, instead of the client's.
             extra_headers: headers to add to this call.
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, TypeAlias
 
 __all__ = [
+    "CreateCallbackPhoneCallRequest",
+    "CreateCallbackPhoneCallView",
     "CreatePhoneCallRequest",
     "CreatePhoneCallView",
     "DialNumber",
@@ -263,6 +265,92 @@ class CreatePhoneCallRequest:
             extension=data["extension"],
             phone_call_view=[CreatePhoneCallView.from_dict(v0) for v0 in data["phoneCallView"]],
             nonce=data.get("nonce"),
+            additional_properties={k: v for k, v in data.items() if k not in cls._JSON_NAMES},
+        )
+
+
+@dataclass(kw_only=True)
+class CreateCallbackPhoneCallRequest:
+    """A new callback call: like `CreatePhoneCallRequest`, but the view must name the `source`
+    numbers to call back, since a callback extension is not a phone."""
+
+    _JSON_NAMES: ClassVar[frozenset[str]] = frozenset({"extension", "phoneCallView", "nonce"})
+
+    extension: str
+    """A `callback` extension of the user, extended or local number."""
+
+    phone_call_view: list[CreateCallbackPhoneCallView]
+
+    nonce: str | None = None
+    """Client-chosen string, answered as given. Not a de-duplication key."""
+
+    additional_properties: dict[str, Any] = field(default_factory=dict)
+    """Fields of the JSON object that this version of the API description does not declare."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object, with the API's own field names."""
+        data: dict[str, Any] = {}
+        data["extension"] = self.extension
+        data["phoneCallView"] = [v0.to_dict() for v0 in self.phone_call_view]
+        if self.nonce is not None:
+            data["nonce"] = self.nonce
+        for key, value in self.additional_properties.items():
+            data.setdefault(key, value)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CreateCallbackPhoneCallRequest:
+        """Read the JSON object `data`; raises KeyError when a required field is missing."""
+        return cls(
+            extension=data["extension"],
+            phone_call_view=[CreateCallbackPhoneCallView.from_dict(v0) for v0 in data["phoneCallView"]],
+            nonce=data.get("nonce"),
+            additional_properties={k: v for k, v in data.items() if k not in cls._JSON_NAMES},
+        )
+
+
+@dataclass(kw_only=True)
+class CreateCallbackPhoneCallView:
+    """CreateCallbackPhoneCallView"""
+
+    _JSON_NAMES: ClassVar[frozenset[str]] = frozenset({"source", "destination", "callerId", "callerDestination"})
+
+    source: DialNumber | list[DialNumber]
+    """Numbers the switch calls back first, in the forms of `destination`."""
+
+    destination: DialNumber | list[DialNumber]
+    """Numbers the call connects to once a source answers."""
+
+    caller_id: str | None = None
+    """Caller id shown to the called parties, `Name <number>`."""
+
+    caller_destination: str | None = None
+    """Caller id shown to the calling party, `Name <number>`."""
+
+    additional_properties: dict[str, Any] = field(default_factory=dict)
+    """Fields of the JSON object that this version of the API description does not declare."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object, with the API's own field names."""
+        data: dict[str, Any] = {}
+        data["source"] = (encode_dial_number(self.source) if isinstance(self.source, str) else [encode_dial_number(v0) for v0 in self.source])
+        data["destination"] = (encode_dial_number(self.destination) if isinstance(self.destination, str) else [encode_dial_number(v0) for v0 in self.destination])
+        if self.caller_id is not None:
+            data["callerId"] = self.caller_id
+        if self.caller_destination is not None:
+            data["callerDestination"] = self.caller_destination
+        for key, value in self.additional_properties.items():
+            data.setdefault(key, value)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CreateCallbackPhoneCallView:
+        """Read the JSON object `data`; raises KeyError when a required field is missing."""
+        return cls(
+            source=(decode_dial_number(data["source"]) if isinstance(data["source"], str) else [decode_dial_number(v0) for v0 in data["source"]]),
+            destination=(decode_dial_number(data["destination"]) if isinstance(data["destination"], str) else [decode_dial_number(v0) for v0 in data["destination"]]),
+            caller_id=data.get("callerId"),
+            caller_destination=data.get("callerDestination"),
             additional_properties={k: v for k, v in data.items() if k not in cls._JSON_NAMES},
         )
 
@@ -719,6 +807,22 @@ def decode_create_phone_call_request(data: Any) -> CreatePhoneCallRequest:
 
 
 def encode_create_phone_call_request(value: CreatePhoneCallRequest) -> dict[str, Any]:
+    return value.to_dict()
+
+
+def decode_create_callback_phone_call_request(data: Any) -> CreateCallbackPhoneCallRequest:
+    return CreateCallbackPhoneCallRequest.from_dict(data)
+
+
+def encode_create_callback_phone_call_request(value: CreateCallbackPhoneCallRequest) -> dict[str, Any]:
+    return value.to_dict()
+
+
+def decode_create_callback_phone_call_view(data: Any) -> CreateCallbackPhoneCallView:
+    return CreateCallbackPhoneCallView.from_dict(data)
+
+
+def encode_create_callback_phone_call_view(value: CreateCallbackPhoneCallView) -> dict[str, Any]:
     return value.to_dict()
 
 

@@ -99,6 +99,44 @@ export interface CreatePhoneCallRequest {
 }
 
 /**
+ * A new callback call: like `CreatePhoneCallRequest`, but the view must name the `source`
+ * numbers to call back, since a callback extension is not a phone.
+ */
+export interface CreateCallbackPhoneCallRequest {
+  /**
+   * A `callback` extension of the user, extended or local number.
+   */
+  extension: string;
+  phoneCallView: CreateCallbackPhoneCallView[];
+  /**
+   * Client-chosen string, answered as given. Not a de-duplication key.
+   */
+  nonce?: string;
+}
+
+/**
+ * CreateCallbackPhoneCallView
+ */
+export interface CreateCallbackPhoneCallView {
+  /**
+   * Numbers the switch calls back first, in the forms of `destination`.
+   */
+  source: DialNumber | DialNumber[];
+  /**
+   * Numbers the call connects to once a source answers.
+   */
+  destination: DialNumber | DialNumber[];
+  /**
+   * Caller id shown to the called parties, `Name <number>`.
+   */
+  callerId?: string;
+  /**
+   * Caller id shown to the calling party, `Name <number>`.
+   */
+  callerDestination?: string;
+}
+
+/**
  * CreatePhoneCallView
  */
 export interface CreatePhoneCallView {
@@ -338,7 +376,7 @@ export interface CreateCallbackPhoneCallParams {
    */
   fields?: string | undefined;
   /** The request body. */
-  body: CreatePhoneCallRequest;
+  body: CreateCallbackPhoneCallRequest;
 }
 
 /** Parameters of `createConferenceInvitePhoneCall`. */
