@@ -14,9 +14,7 @@ Not a server to deploy: it serves only the two routes the benchmark drives, and 
 """
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from typing import Any, AsyncIterator
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -24,7 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from uapi.accounts import Directory, Principal, resolve_extensions, resolve_user
-from uapi.app import build_services, load_spec, sweep_forever
+from uapi.app import build_services, load_spec, services_lifespan
 from uapi.errors import UapiError
 from uapi.filters import list_query
 from uapi.settings import Settings
@@ -80,22 +78,10 @@ def create_twin(settings: Settings, directory: Directory) -> Starlette:
             return Response(status_code=204)
         return JSONResponse([present(request, doc) for doc in hung_up])
 
-    @contextlib.asynccontextmanager
-    async def lifespan(_app: Any) -> AsyncIterator[None]:
-        await services.store.start()
-        sweeper = asyncio.create_task(sweep_forever(services))  # the server runs it too
-        try:
-            yield
-        finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
-            await services.store.close()
-
     app = Starlette(routes=[
         Route("/uapi/phoneCalls/{userId}/{extension}", list_phone_calls, methods=["GET"]),
         Route("/uapi/phoneCalls/{userId}/{extension}/{phoneCallId}", hang_up_phone_call, methods=["DELETE"]),
-    ], lifespan=lifespan)
+    ], lifespan=services_lifespan(services))  # same store and sweeper as the server
     return app
 
 

@@ -84,9 +84,8 @@ async def sweep_forever(services: Services) -> None:
             await asyncio.sleep(services.settings.sweep_interval_seconds)
 
 
-def create_app(settings: Settings, directory: Directory | None = None) -> CompatibilityMiddleware:
-    spec = load_spec(settings.spec_path)
-    services = build_services(settings, directory or load_directory(settings), spec)
+def services_lifespan(services: Services) -> Any:
+    """The app's lifespan: the store open and the deadline sweeper running while it serves."""
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:
@@ -100,7 +99,14 @@ def create_app(settings: Settings, directory: Directory | None = None) -> Compat
                 await sweeper
             await services.store.close()
 
-    app = connexion.AsyncApp(__name__, lifespan=lifespan)
+    return lifespan
+
+
+def create_app(settings: Settings, directory: Directory | None = None) -> CompatibilityMiddleware:
+    spec = load_spec(settings.spec_path)
+    services = build_services(settings, directory or load_directory(settings), spec)
+
+    app = connexion.AsyncApp(__name__, lifespan=services_lifespan(services))
     app.add_api(
         spec,
         resolver=TagResolver(),
