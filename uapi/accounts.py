@@ -47,6 +47,7 @@ class Extension:
     user: User
     type: str
     caller_id: str | None = None
+    sip_password: str | None = field(default=None, repr=False)  # digest secret of a SIP phone; kept out of logs
 
     @property
     def extended(self) -> str:
@@ -105,6 +106,10 @@ class Directory:
     extensions: dict[str, Extension] = field(default_factory=dict)  # by extended number
     apps: dict[str, App] = field(default_factory=dict)
     simulator: Simulator = field(default_factory=Simulator)
+
+    def sip_credentials(self) -> list[tuple[str, str]]:
+        """(extended number, SIP password) of every phone that may register with the SIP switch."""
+        return [(ext.extended, ext.sip_password) for ext in self.extensions.values() if ext.sip_password is not None]
 
     def extensions_of(self, user: User) -> list[Extension]:
         return [ext for ext in self.extensions.values() if ext.user == user]
@@ -169,7 +174,7 @@ class Directory:
                 raise DirectoryError(f"{source}: {where}: type must be one of {', '.join(EXTENSION_TYPES)}")
             caller_id = entry.get("callerId")
             ext = Extension(_text(entry, "number", source, where, LOCAL_NUMBER), directory.users[user_id], ext_type,
-                            str(caller_id) if caller_id is not None else None)
+                            str(caller_id) if caller_id is not None else None, _sip_password(entry, ext_type, source, where))
             _add_unique(directory.extensions, ext.extended, ext, f"{source}: {where}: duplicate extension {ext.extended!r}")
         for i, entry in enumerate(_entries(data, "apps", source)):
             where = f"apps[{i}]"
@@ -202,6 +207,18 @@ def _text(entry: dict, key: str, source: str, where: str, pattern: re.Pattern[st
     if pattern is not None and not pattern.match(text):
         raise DirectoryError(f"{source}: {where}: {key} {text!r} is malformed")
     return text
+
+
+def _sip_password(entry: dict, ext_type: str, source: str, where: str) -> str | None:
+    """Only a phone terminal registers with the SIP switch, so only it may carry a password."""
+    if "sipPassword" not in entry or entry["sipPassword"] is None:
+        return None
+    if ext_type != "phone_terminal":
+        raise DirectoryError(f"{source}: {where}: sipPassword is only allowed on phone_terminal extensions")
+    value = entry["sipPassword"]
+    if not isinstance(value, str) or not value:
+        raise DirectoryError(f"{source}: {where}: sipPassword must be a non-empty string (quote it in YAML)")
+    return value
 
 
 def _add_unique(table: dict, key: str, value: object, message: str) -> None:
