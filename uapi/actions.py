@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from uapi.accounts import EXTENDED_NUMBER, Directory, Extension, Organization
 from uapi.errors import bad_request
+from uapi.switch import HOLD, MEDIA, PARK, TRANSFER
 from uapi.lifecycle import (
     STATUS_RINGING,
     Doc,
@@ -34,6 +35,11 @@ DEFAULT_WAIT_FOR_PICKUP = 25
 
 Action = Callable[[Doc, dict[str, Any], Directory, int], None]
 ACTIONS: dict[str, Action] = {}
+# What each action needs of the switch (see uapi.switch); the domain refuses an action the
+# switch cannot carry (pc_action_unsupported) instead of pretending it happened.
+CAPABILITY = {"OnHold": HOLD, "OffHold": HOLD, "Transfer": TRANSFER, "PickUp": TRANSFER, "Park": PARK,
+              "UnPark": PARK, "StartRecording": MEDIA, "StopRecording": MEDIA, "BargeIn": MEDIA, "Whisper": MEDIA,
+              "Monitor": MEDIA, "TransferToVoicemail": MEDIA}
 
 
 def action(name: str) -> Callable[[Action], Action]:
@@ -113,10 +119,10 @@ def _join(doc: Doc, number: str, ext: Extension | None, now: int, ring_seconds: 
     """Add a party: a new view for an extension; a public number shows in the views' destination."""
     party: dict[str, Any] = {"number": number, "extension": ext is not None, "role": "destination",
                              "view": None, "left": False, "answered": False}
-    if ring_seconds is not None:
+    if ring_seconds:
         party["ringUntil"] = now + ring_seconds * 1000
-        if digits(number) not in directory.simulator.no_answer:
-            party["answerAt"] = now + int(directory.simulator.answer_delay * 1000)
+    else:
+        party["autoAnswer"] = True  # the party asked for the call (PickUp, UnPark): its phone answers by itself
     doc["parties"].append(party)
     views = doc["call"]["phoneCallView"]
     if ext is None:
@@ -131,8 +137,19 @@ def _join(doc: Doc, number: str, ext: Extension | None, now: int, ring_seconds: 
     return party
 
 
+def _whole(body: dict[str, Any], field: str, low: int, high: int, default: int | None = None) -> int | None:
+    """An integer field that may arrive as a numeric string (the original client sends them so)."""
+    value = body.get(field)
+    if value is None:
+        return default
+    number = int(value)  # the spec lets through only integers and strings of digits
+    if not low <= number <= high:
+        raise bad_request(f"pc_{field.lower()}_invalid", f"{field} must be between {low} and {high}.")
+    return number
+
+
 def _ring_seconds(body: dict[str, Any]) -> int:
-    return int(body.get("waitForPickup") or DEFAULT_WAIT_FOR_PICKUP)
+    return _whole(body, "waitForPickup", 1, 600, DEFAULT_WAIT_FOR_PICKUP) or DEFAULT_WAIT_FOR_PICKUP
 
 
 # -- the actions -----------------------------------------------------------------------
@@ -182,7 +199,7 @@ def _park(doc: Doc, body: dict[str, Any], directory: Directory, now: int) -> Non
     _answered(doc, "Park")
     if doc["timers"].get("parkedUntil") is not None:
         raise bad_request("pc_call_parked", "The call is already parked.")
-    max_in_parking = body.get("maxInParking")
+    max_in_parking = _whole(body, "maxInParking", 1, 3600)
     if max_in_parking is None:
         raise bad_request("pc_maxinparking_invalid", "Park needs maxInParking (seconds).")
     # The simulator has no shared parking lot; a position derived from the call id keeps
@@ -190,7 +207,7 @@ def _park(doc: Doc, body: dict[str, Any], directory: Directory, now: int) -> Non
     position = 1 + sum(map(ord, doc["call"]["id"])) % 100
     for other in doc["call"]["phoneCallView"]:
         other.update(parked=iso(now), parkedPos=position, parkedBy=view["extension"])
-    doc["timers"]["parkedUntil"] = now + int(max_in_parking) * 1000
+    doc["timers"]["parkedUntil"] = now + max_in_parking * 1000
 
 
 @action("UnPark")

@@ -26,6 +26,7 @@ from uapi.http_errors import AllowedMethods, exception_handler, handled_exceptio
 from uapi.services import Services
 from uapi.settings import DEMO_DIRECTORY, Settings
 from uapi.store import Store
+from uapi.switch import Switch
 from uapi.switch.sim import SimulatedSwitch
 from uapi.tokens import TokenService
 from uapi.validation import VALIDATORS
@@ -57,14 +58,25 @@ def load_directory(settings: Settings) -> Directory:
     return Directory.load(settings.directory_path or DEMO_DIRECTORY)
 
 
+def build_switch(settings: Settings, directory: Directory, store: Store) -> Switch:
+    """The engine `settings.switch` names, injected into the domain (never imported by it)."""
+    if settings.sip is None:
+        return SimulatedSwitch(directory.simulator)
+    from uapi.switch.sip import SipSwitch   # only a SIP deployment pays for the SIP engine
+
+    return SipSwitch(directory, settings.sip, store)
+
+
 def build_services(settings: Settings, directory: Directory, spec: dict[str, Any]) -> Services:
     store = Store(settings.database_url)
     fields = frozenset(spec["components"]["schemas"]["PhoneCall"]["properties"])
+    switch = build_switch(settings, directory, store)
     return Services(
         settings=settings,
         directory=directory,
         store=store,
-        calls=CallService(directory, store, SimulatedSwitch(directory.simulator), settings.clock, settings.new_id),
+        switch=switch,
+        calls=CallService(directory, store, switch, settings.clock, settings.new_id),
         tokens=TokenService(directory, store, settings.clock, settings.token_ttl_seconds),
         phonecall_fields=fields,
     )
@@ -90,6 +102,8 @@ def services_lifespan(services: Services) -> Any:
     @contextlib.asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:
         await services.store.start()
+        calls = services.calls
+        await services.switch.start(calls.on_switch_event, calls.incoming)
         sweeper = asyncio.create_task(sweep_forever(services))
         try:
             yield
@@ -97,6 +111,7 @@ def services_lifespan(services: Services) -> Any:
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
+            await services.switch.stop()
             await services.store.close()
 
     return lifespan

@@ -24,17 +24,20 @@ from uapi.errors import UapiError, bad_request
 from uapi.lifecycle import (
     STATUS_OTHER_SIDE_RINGING,
     STATUS_RINGING,
+    STATUS_TRYING,
     Doc,
     advance,
+    apply_event,
     close_legs,
     digits,
-    end_call,
+    end_after_restart,
     iso,
     next_event,
     projected_end,
 )
 from uapi.store import CallState, ListQuery, Store, StoredCall
-from uapi.switch import Switch
+from uapi.switch import BRIDGE, OFF_HOOK_SOURCE, Accept, IncomingCall, Leg, Reject, Switch, SwitchEvent
+from uapi.switch_commands import NOTHING, commands_between
 
 PUBLIC_NUMBER = re.compile(r"^\+?[0-9]+$")
 FLOW_LOCAL, FLOW_OUTGOING, FLOW_INCOMING = 2, 4, 8
@@ -119,18 +122,21 @@ class CallService:
                                                    f"this call needs a {ext_type} extension.")
         view_in = body["phoneCallView"][0]
         parties = self._parties(kind, user, charged, view_in)
+        if BRIDGE not in self.switch.capabilities and (kind == "conferenceInvite" or len(parties) > 2):
+            raise bad_request("pc_bridge_unavailable", "This switch has no conference bridge: it connects two "
+                                                       "parties, and conference invites need a bridge.")
         now = self.now_ms()
         call_id = self.new_id()
-        outcome = await self.switch.connect(call_id, [p.number for p in parties])
-        doc = self._new_document(kind, call_id, charged, parties, view_in, body.get("nonce"), options, now)
-        if outcome.busy:  # a busy party ends the call before anyone answers
-            doc = end_call(doc, now, "callee", "busy", busy=frozenset(outcome.busy))
-        else:
-            doc = advance(doc, now)
-        members = members_of(doc, self.directory) | {(charged.extended, charged.user.id)}
-        await self.store.insert_call(call_id, charged.organization.id, now, call_state(doc), doc, sorted(members))
-        return doc
+        sequential = OFF_HOOK_SOURCE not in self.switch.capabilities
+        doc = self._new_document(kind, call_id, charged, parties, view_in, body.get("nonce"), options, now,
+                                 sequential)
+        await self._insert(doc, charged, now)
+        return await self._carry_out(NOTHING, doc)
 
+    async def _insert(self, doc: Doc, charged: Extension, now: int) -> None:
+        members = members_of(doc, self.directory) | {(charged.extended, charged.user.id)}
+        await self.store.insert_call(doc["call"]["id"], charged.organization.id, now, call_state(doc), doc,
+                                     sorted(members))
     def _parties(self, kind: str, user: User, charged: Extension, view_in: dict[str, Any]) -> list[Party]:
         sources = listify(view_in.get("source"))
         if not sources:
@@ -157,33 +163,42 @@ class CallService:
         return parties
 
     def _new_document(self, kind: str, call_id: str, charged: Extension, parties: list[Party],
-                      view_in: dict[str, Any], nonce: str | None, options: CallOptions, now: int) -> Doc:
-        sources_ring = KINDS[kind][1]
+                      view_in: dict[str, Any], nonce: str | None, options: CallOptions, now: int,
+                      sequential: bool) -> Doc:
+        """The call as placed. Who rings first depends on the switch: the simulator takes the
+        source of a simple call as off hook and rings everyone else at once; a real switch
+        (`sequential`) rings the sources first, asking a simple call's phone to answer by
+        itself, and the destinations once they picked up."""
+        sources_ring = KINDS[kind][1] or sequential
         sources = listify(view_in.get("source")) or [charged.number]
         destinations = listify(view_in.get("destination"))
         public_source = any(p.extension is None for p in parties if p.role == "source")
         public_destination = any(p.extension is None for p in parties if p.role == "destination")
-        simulator = self.directory.simulator
         views, records = [], []
         for party in parties:
-            rings = party.role == "destination" or sources_ring
+            is_source = party.role == "source"
+            dialled = is_source or not sequential
+            rings = dialled and (sources_ring or not is_source)
             record: dict[str, Any] = {"number": party.number, "extension": party.extension is not None,
-                                      "role": party.role, "view": None, "left": False, "answered": not rings}
+                                      "role": party.role, "view": None, "left": False, "answered": not rings,
+                                      "dialled": dialled}
+            if is_source and not rings:
+                record["offHook"] = True
+            if is_source and sequential and kind == "simple":
+                record["autoAnswer"] = True
             if rings:
                 record["ringUntil"] = now + options.wait_for_pickup * 1000
-                if digits(party.number) not in simulator.no_answer:
-                    record["answerAt"] = now + int(simulator.answer_delay * 1000)
             if party.extension is not None:
                 record["view"] = f"{len(views):02d}"
-                if party.role == "source":
+                if is_source:
                     flow = FLOW_OUTGOING if public_destination else FLOW_LOCAL
                     caller_id = view_in.get("callerDestination") or party.extension.caller_id
                 else:
                     flow = FLOW_INCOMING if public_source else FLOW_LOCAL
                     caller_id = view_in.get("callerId") or charged.caller_id
+                status = STATUS_RINGING if rings else STATUS_OTHER_SIDE_RINGING if dialled else STATUS_TRYING
                 view = {"id": record["view"], "extension": party.extension.extended, "source": sources,
-                        "destination": destinations, "flow": flow,
-                        "status": STATUS_RINGING if rings else STATUS_OTHER_SIDE_RINGING, "callerId": caller_id}
+                        "destination": destinations, "flow": flow, "status": status, "callerId": caller_id}
                 if rings:
                     view["ringing"] = iso(now)
                 views.append({k: v for k, v in view.items() if v is not None})
@@ -197,6 +212,47 @@ class CallService:
                             "waitForPickup": options.wait_for_pickup, "callDuration": options.call_duration,
                             "allowPublicTransfer": options.allow_public_transfer, "video": options.video,
                             "conferenceNumber": options.conference_number, "conferencePin": options.conference_pin}}
+
+    # -- what phones dial ------------------------------------------------------------
+
+    async def incoming(self, dialled: IncomingCall) -> Accept | Reject:
+        """A registered phone dialled a number: the call becomes a call of its extension.
+
+        The engine already holds the caller's leg and rings the callee itself (it bridges the
+        two), so the document starts with the caller off hook and the callee dialled.
+        """
+        caller = self.directory.extensions.get(dialled.caller)
+        if caller is None or caller.type != "phone_terminal":
+            return Reject(403, "Not a phone of this service")
+        number = dialled.dialled.strip()
+        try:
+            callee = parse_party(number, "destination", self.directory, caller.user, "pc_destination_invalid")
+        except UapiError:
+            return Reject(404, "No such number")
+        if callee.extension is not None and (callee.extension.type != "phone_terminal" or callee.extension == caller):
+            return Reject(404 if callee.extension != caller else 482, "Not a phone that can be called")
+        source = Party(caller.extended, caller, "source")
+        view_in = {"source": [caller.number], "destination": [number]}
+        now = self.now_ms()
+        doc = self._new_document("simple", self.new_id(), caller, [source, callee], view_in, None, CallOptions(),
+                                 now, sequential=False)
+        doc["options"]["placedBy"] = "phone"
+        await self._insert(doc, caller, now)
+        party = doc["parties"][1]
+        return Accept(doc["call"]["id"], Leg(party["number"], party["number"], caller.caller_id))
+
+    async def on_switch_event(self, event: SwitchEvent) -> None:
+        """Apply what the switch reported; a call that ended meanwhile ignores it."""
+        await self._apply_events(event.call_id, [event])
+
+    async def end_abandoned(self, legs: Sequence[tuple[str, str]]) -> int:
+        """End the calls whose legs a previous engine process held (it crashed or was killed)."""
+        ended = 0
+        for call_id in dict.fromkeys(call_id for call_id, _party in legs):
+            stored = await self.store.load_call(call_id)
+            if stored is not None and await self._transition(stored, end_after_restart) is not None:
+                ended += 1
+        return ended
 
     # -- read ----------------------------------------------------------------------
 
@@ -232,6 +288,10 @@ class CallService:
         return hung_up
 
     async def update(self, extensions: Sequence[Extension], call_id: str, body: dict[str, Any]) -> Doc:
+        needed = actions.CAPABILITY.get(str(body.get("action")))
+        if needed is not None and needed not in self.switch.capabilities:
+            raise bad_request("pc_action_unsupported", f"{body['action']} needs {needed} support, which this "
+                                                        "switch does not have.")
         stored = await self._find(extensions, call_id)
         changed = await self._transition(stored, lambda doc, now: actions.apply(doc, body, self.directory, now),
                                          decline_error=True)
@@ -242,8 +302,9 @@ class CallService:
         """Write the state of calls whose deadlines passed; answers how many were due.
 
         Readers already see such calls as they are now (`advance`); the sweep makes the
-        database say so too, for queries and for other server processes. Several sweepers
-        may race on a call: the conditional update lets one of them write it.
+        database say so too, for queries and for other server processes, and tells the switch
+        (a party that rang too long is cancelled, a call past its duration hung up). Several
+        sweepers may race on a call: the conditional update lets one of them write it.
         """
         due = await self.store.due_calls(self.now_ms(), SWEEP_BATCH)
         for stored in due:
@@ -254,8 +315,9 @@ class CallService:
                           decline_error: bool = False) -> Doc | None:
         """Advance a call to now, apply `step`, and write the result if this writer wins.
 
-        Answers the written document, or None when the call was no longer live or `step`
-        found nothing to do. With `decline_error`, an ended call is an error instead.
+        Answers the written document (after the switch was told), or None when the call was
+        no longer live or `step` found nothing to do. With `decline_error`, an ended call is
+        an error instead.
         """
         current: StoredCall | None = stored
         for _ in range(MAX_RACE_RETRIES):
@@ -263,16 +325,18 @@ class CallService:
                 break
             now = self.now_ms()
             doc = advance(current.doc, now)
-            if "ended" in doc["call"]:
-                await self.store.replace_call(current, doc, call_state(doc))  # persist the end it reached
-                break
+            if "ended" in doc["call"]:  # a deadline ended it: persist that, and tell the switch
+                if await self.store.replace_call(current, doc, call_state(doc)):
+                    await self._carry_out(current.doc, doc)
+                    break
+                current = await self.store.load_call(current.id)
+                continue
             new = step(doc, now)
             if new is None:
                 return None
             members = members_of(new, self.directory) - members_of(current.doc, self.directory)
             if await self.store.replace_call(current, new, call_state(new), sorted(members)):
-                await self._release(current.doc, new)
-                return new
+                return await self._carry_out(current.doc, new)
             current = await self.store.load_call(current.id)
         else:
             raise UapiError(503, "service_busy", "The call is changing too fast; try again.", {"Retry-After": "1"})
@@ -280,8 +344,37 @@ class CallService:
             raise bad_request("pc_call_ended", "The phone call has ended; it can no longer be changed.")
         return None
 
-    async def _release(self, before: Doc, after: Doc) -> None:
-        was_active = {p["number"] for p in before["parties"] if not p["left"]}
-        left = [p["number"] for p in after["parties"] if p["left"] and p["number"] in was_active]
-        if left:
-            await self.switch.release(after["call"]["id"], left)
+    async def _carry_out(self, before: Doc, after: Doc) -> Doc:
+        """Tell the switch what changed between two written states of a call; answers the call
+        as it stands afterwards (events the switch knew at once, like the simulator's, applied)."""
+        commands = commands_between(before, after)
+        if not commands:
+            return after
+        call_id = after["call"]["id"]
+        if commands.end:
+            await self.switch.end(call_id, commands.end)
+        for party, direction in commands.directions:
+            await self.switch.set_direction(call_id, party, direction)
+        for a, b in commands.connect:
+            await self.switch.connect(call_id, a, b)
+        known: list[SwitchEvent] = []
+        for leg in commands.originate:
+            known += await self.switch.originate(call_id, leg, self.now_ms())
+        if known:
+            return await self._apply_events(call_id, known) or after
+        return after
+
+    async def _apply_events(self, call_id: str, events: Sequence[SwitchEvent]) -> Doc | None:
+        stored = await self.store.load_call(call_id)
+        if stored is None:
+            return None
+
+        def step(doc: Doc, now: int) -> Doc | None:
+            changed = False
+            for event in events:
+                new = apply_event(doc, event.kind, event.party, event.at_ms, now, event.status)
+                if new is not None:
+                    doc, changed = new, True
+            return doc if changed else None
+
+        return await self._transition(stored, step)

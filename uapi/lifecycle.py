@@ -15,8 +15,12 @@ from typing import Any, Iterator
 
 Doc = dict[str, Any]
 
-STATUS_RINGING, STATUS_OTHER_SIDE_RINGING, STATUS_ON_CALL = 3, 4, 5
-DISPOSITION_ANSWERED, DISPOSITION_BUSY, DISPOSITION_NO_ANSWER = 0, 1, 3
+STATUS_TRYING, STATUS_RINGING, STATUS_OTHER_SIDE_RINGING, STATUS_ON_CALL = 2, 3, 4, 5
+DISPOSITION_ANSWERED, DISPOSITION_BUSY, DISPOSITION_FAILED, DISPOSITION_NO_ANSWER = 0, 1, 2, 3
+DISPOSITION_NOT_ALLOWED = 5
+# What a call that ended before anyone answered says in every view, by its cause.
+UNANSWERED_OUTCOME = {"busy": DISPOSITION_BUSY, "failed": DISPOSITION_FAILED}
+NOT_ALLOWED_STATUSES = frozenset({401, 403, 407})
 
 
 def iso(ms: int) -> str:
@@ -51,7 +55,8 @@ def _events(doc: Doc) -> Iterator[tuple[int, str, Any]]:
         if not party["answered"]:
             if party.get("answerAt") is not None:
                 yield party["answerAt"], "answer", party["number"]
-            yield party["ringUntil"], "ring_timeout", party["number"]
+            if party.get("ringUntil") is not None:  # a party not dialled yet has no deadline
+                yield party["ringUntil"], "ring_timeout", party["number"]
     timers = doc["timers"]
     if timers.get("endAt") is not None:
         yield timers["endAt"], "duration", None
@@ -86,12 +91,12 @@ def _apply(doc: Doc, time: int, kind: str, subject: Any) -> Doc:
     new = copy.deepcopy(doc)
     if kind == "answer":
         _answer(new, _party(new, subject), time)
+        _dial_next_wave(new, time)
         return new
     if kind == "ring_timeout":
         _leave(new, _party(new, subject), DISPOSITION_NO_ANSWER)
         if "answered" not in new["call"]:
-            still_ringing = any(not p["answered"] for p in active(new))
-            return new if still_ringing else end_call(new, time, "system", "no_answer")
+            return _after_leaving(new, time, "system", "no_answer")
         return new if len(active(new)) >= 2 else end_call(new, time, "system", "completed")
     if kind == "duration":
         return end_call(new, time, "system", "duration_limit")
@@ -111,14 +116,18 @@ def unpark(doc: Doc) -> None:
 
 
 def _answer(doc: Doc, party: dict[str, Any], time: int) -> None:
+    """A party picks up. The call is answered once two parties are on it (a real switch rings
+    the source of an API call first: its answer alone connects nobody)."""
     party["answered"] = True
     party.pop("answerAt", None)
     party.pop("ringUntil", None)
     view = view_of(doc, party)
     if view is not None:
         view.pop("ringing", None)
-        view.update(status=STATUS_ON_CALL, answered=iso(time))
-    if "answered" not in doc["call"]:
+        view["answered"] = iso(time)
+        waiting = any(not p["answered"] for p in active(doc))
+        view["status"] = STATUS_OTHER_SIDE_RINGING if "answered" not in doc["call"] and waiting else STATUS_ON_CALL
+    if "answered" not in doc["call"] and sum(p["answered"] for p in active(doc)) >= 2:
         doc["call"]["answered"] = iso(time)
         doc["timers"]["endAt"] = time + doc["options"]["callDuration"] * 1000
         for other in active(doc):
@@ -139,16 +148,18 @@ def _leave(doc: Doc, party: dict[str, Any], disposition: int) -> None:
         view["disposition"] = disposition
 
 
-def _disposition(party: dict[str, Any], busy: frozenset[str]) -> int:
-    if party["number"] in busy:
-        return DISPOSITION_BUSY
-    return DISPOSITION_ANSWERED if party["answered"] else DISPOSITION_NO_ANSWER
+def _disposition(doc: Doc, party: dict[str, Any], cause: str | None = None) -> int:
+    """How the call went for a party that leaves: answered only if the call itself was
+    answered and so was the party; a call nobody answered says busy, failed or no answer."""
+    if "answered" in doc["call"]:
+        return DISPOSITION_ANSWERED if party["answered"] else DISPOSITION_NO_ANSWER
+    return UNANSWERED_OUTCOME.get(cause or "", DISPOSITION_NO_ANSWER)
 
 
-def end_call(doc: Doc, now: int, ended_by: str, cause: str, busy: frozenset[str] = frozenset()) -> Doc:
+def end_call(doc: Doc, now: int, ended_by: str, cause: str) -> Doc:
     new = copy.deepcopy(doc)
     for party in active(new):
-        _leave(new, party, _disposition(party, busy))
+        _leave(new, party, _disposition(new, party, cause))
     new["call"].update(ended=iso(now), endedBy=ended_by, cause=cause)
     new["timers"] = {}
     new["endedMs"] = now
@@ -170,14 +181,14 @@ def close_legs(doc: Doc, number_digits: str | None, now: int) -> Doc | None:
         numbers = {p["number"] for p in leaving}
         for party in active(new):
             if party["number"] in numbers:
-                _leave(new, party, _disposition(party, frozenset()))
+                _leave(new, party, _disposition(new, party))
         return new
     return end_call(doc, now, "api", "hangup" if "answered" in doc["call"] else "cancelled")
 
 
 def leave(doc: Doc, party: dict[str, Any], now: int) -> None:
     """One party leaves `doc` in place (a transfer away); the call ends when fewer than two remain."""
-    _leave(doc, party, _disposition(party, frozenset()))
+    _leave(doc, party, _disposition(doc, party))
     if len(active(doc)) < 2:
         doc.update(end_call(doc, now, "system", "completed"))
 
@@ -191,3 +202,85 @@ def party_matches(party: dict[str, Any], number_digits: str) -> bool:
     if party["extension"]:
         return number_digits in (party["number"].split("*", 1)[1], digits(party["number"]))
     return digits(party["number"]) == number_digits
+
+
+# -- what the switch reports ---------------------------------------------------------
+
+
+def _dial_next_wave(doc: Doc, now: int) -> None:
+    """Once every party dialled first has answered, the parties waiting for them ring.
+
+    A real switch rings the source of an API call first and the destination only when the
+    source picked up (RFC 3725 flow IV); the simulator dials everyone at once, so nothing waits.
+    """
+    if not is_live(doc) or any(p.get("dialled", True) and not p["answered"] for p in active(doc)):
+        return
+    waiting = [p for p in active(doc) if not p.get("dialled", True)]
+    for party in waiting:
+        party["dialled"] = True
+        party["ringUntil"] = now + doc["options"]["waitForPickup"] * 1000
+        _ring(doc, party, now)
+
+
+def _ring(doc: Doc, party: dict[str, Any], now: int) -> None:
+    view = view_of(doc, party)
+    if view is not None:
+        view.update(status=STATUS_RINGING, ringing=view.get("ringing", iso(now)))
+    if "answered" not in doc["call"]:
+        for other in active(doc):
+            other_view = view_of(doc, other)
+            if other["answered"] and other_view is not None:
+                other_view["status"] = STATUS_OTHER_SIDE_RINGING
+
+
+def _after_leaving(doc: Doc, now: int, ended_by: str, cause: str) -> Doc:
+    """A party left by itself; the call ends when fewer than two remain, or when nobody who
+    could still answer is left on a call nobody answered."""
+    remaining = active(doc)
+    could_answer = any(not p["answered"] for p in remaining)
+    if len(remaining) < 2 or ("answered" not in doc["call"] and not could_answer):
+        return end_call(doc, now, ended_by, cause)
+    return doc
+
+
+def apply_event(doc: Doc, kind: str, number: str, at: int, now: int, status: int | None = None) -> Doc | None:
+    """The call after the switch reported `kind` for party `number`; None when it changes
+    nothing (the party already left: a phone's BYE that lost the race to a hang-up)."""
+    if not is_live(doc):
+        return None
+    new = copy.deepcopy(doc)
+    party = next((p for p in active(new) if p["number"] == number), None)
+    if party is None:
+        return None
+    if kind == "answered":
+        if party["answered"]:
+            return None
+        if at > now:  # known ahead of time (the simulator): a deadline, applied when it passes
+            party["answerAt"] = at
+            return new
+        _answer(new, party, now)
+        _dial_next_wave(new, now)
+        return new
+    if kind == "ringing":
+        if party["answered"] or "ringing" in (view_of(new, party) or {}):
+            return None
+        _ring(new, party, now)
+        return new
+    if kind == "busy":
+        _leave(new, party, DISPOSITION_BUSY)
+        return _after_leaving(new, now, "callee", "busy")
+    if kind == "no_answer":
+        _leave(new, party, DISPOSITION_NO_ANSWER)
+        return _after_leaving(new, now, "system", "no_answer")
+    if kind == "failed":
+        _leave(new, party, DISPOSITION_NOT_ALLOWED if status in NOT_ALLOWED_STATUSES else DISPOSITION_FAILED)
+        return _after_leaving(new, now, "system", "failed")
+    if kind == "hangup":  # the party put its own phone down (or gave up ringing)
+        _leave(new, party, _disposition(new, party, "cancelled"))
+        return _after_leaving(new, now, "party", "hangup" if "answered" in new["call"] else "cancelled")
+    raise ValueError(f"unknown switch event {kind!r}")
+
+
+def end_after_restart(doc: Doc, now: int) -> Doc | None:
+    """A call whose legs a crashed switch engine held: nobody can carry it any more."""
+    return end_call(doc, now, "system", "switch_restart") if is_live(doc) else None

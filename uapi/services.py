@@ -13,6 +13,7 @@ from uapi.accounts import Directory
 from uapi.calls import CallService
 from uapi.settings import Settings
 from uapi.store import Store
+from uapi.switch import Switch
 from uapi.tokens import TokenService
 
 
@@ -21,6 +22,7 @@ class Services:
     settings: Settings
     directory: Directory
     store: Store
+    switch: Switch
     calls: CallService
     tokens: TokenService
     phonecall_fields: frozenset[str]

@@ -18,6 +18,17 @@ def new_call_id() -> str:
     return secrets.token_hex(10)
 
 
+@dataclass(frozen=True)
+class SipSettings:
+    """Where the SIP switch listens and sends (`uapi serve --switch sip`)."""
+
+    listen: tuple[str, int] = ("127.0.0.1", 5060)       # Kamailio: phones register and dial here
+    trunk: tuple[str, int] | None = None                # where public numbers go
+    engine: tuple[str, int] = ("127.0.0.1", 0)          # our 3pcc engine; 0 picks a free port
+    proxy: tuple[str, int] | None = None                # an external Kamailio (then none is started)
+    workdir: Path | None = None                         # Kamailio's config, pidfile and logs
+
+
 @dataclass
 class Settings:
     database_url: str = field(default_factory=lambda: os.environ.get("UAPI_DATABASE", "sqlite:///uapi.db"))
@@ -27,7 +38,8 @@ class Settings:
     spec_path: Path = DEFAULT_SPEC
     token_ttl_seconds: int = 3600
     max_body_bytes: int = 65536
-    sweep_interval_seconds: float = 1.0  # how often deadlines that passed are written down
+    sweep_interval_seconds: float = 1.0
+    sip: SipSettings | None = None  # None: the built-in simulated switch  # how often deadlines that passed are written down
     # Injected so tests can control time and ids exactly.
     clock: Callable[[], float] = time.time
     new_id: Callable[[], str] = new_call_id

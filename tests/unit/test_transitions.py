@@ -60,7 +60,7 @@ def test_numbers_match_as_digits() -> None:
     assert not party_matches(extension, "0003")
 
 
-def test_end_call_marks_busy_parties() -> None:
-    after = end_call(call(("0003*210", True), ("0003*220", True), answered=False), NOW, "callee", "busy", {"0003*220"})
+def test_an_unanswered_call_ended_busy_says_busy_in_every_view() -> None:
+    after = end_call(call(("0003*210", True), ("0003*220", True), answered=False), NOW, "callee", "busy")
     dispositions = [v["disposition"] for v in after["call"]["phoneCallView"]]
-    assert dispositions == [3, 1] and after["call"]["endedBy"] == "callee"
+    assert dispositions == [1, 1] and after["call"]["endedBy"] == "callee"

@@ -1,23 +1,52 @@
-"""The built-in simulated switch: every party answers at once, except the numbers the
-directory's `simulator` block declares busy."""
+"""The built-in simulated switch, on the same two-way port as the real one.
+
+A simulated party has no phone to wait for, so the simulator knows every outcome the moment
+a leg is originated: it answers those events at once, dated when they happen (a party
+answers `answerDelay` seconds later, a `busy` number refuses now, a `noAnswer` number never
+answers). The domain keeps future events as deadlines in the call, so they hold across
+restarts and across server processes exactly like the real switch's events would.
+"""
 from __future__ import annotations
 
 from typing import Sequence
 
 from uapi.accounts import Simulator
-from uapi.switch import ConnectOutcome
+from uapi.switch import ALL_CAPABILITIES, Direction, EventSink, IncomingHandler, Leg, SwitchEvent
 
 
 class SimulatedSwitch:
+    capabilities = ALL_CAPABILITIES
+
     def __init__(self, config: Simulator) -> None:
         self.config = config
-        self.released: list[tuple[str, str]] = []  # (call id, number): what a real switch would have torn down
+        # (call id, party, command): what a real switch would have been told; bounded, for tests.
+        self.commands: list[tuple[str, str, str]] = []
 
-    async def connect(self, call_id: str, numbers: Sequence[str]) -> ConnectOutcome:
-        busy = tuple(n for n in numbers if n.replace("+", "") in self.config.busy)
-        return ConnectOutcome(busy=busy)
+    async def start(self, on_event: EventSink, on_incoming: IncomingHandler) -> None:
+        """Nothing to start: no phone ever dials a simulated switch."""
 
-    async def release(self, call_id: str, numbers: Sequence[str]) -> None:
-        # Nothing to signal in a simulation; keep a bounded trail for tests and debugging.
-        self.released.extend((call_id, n) for n in numbers)
-        del self.released[:-1000]
+    async def stop(self) -> None:
+        """Nothing to tear down."""
+
+    async def originate(self, call_id: str, leg: Leg, now_ms: int) -> Sequence[SwitchEvent]:
+        self._note(call_id, leg.party, "originate")
+        number = leg.target.replace("+", "")
+        if number in self.config.busy:
+            return [SwitchEvent(call_id, leg.party, "busy", now_ms, 486)]
+        if number in self.config.no_answer:
+            return []
+        return [SwitchEvent(call_id, leg.party, "answered", now_ms + int(self.config.answer_delay * 1000), 200)]
+
+    async def connect(self, call_id: str, a: str, b: str) -> None:
+        self._note(call_id, f"{a}+{b}", "connect")
+
+    async def set_direction(self, call_id: str, party: str, direction: Direction) -> None:
+        self._note(call_id, party, direction)
+
+    async def end(self, call_id: str, parties: Sequence[str]) -> None:
+        for party in parties:
+            self._note(call_id, party, "end")
+
+    def _note(self, call_id: str, party: str, command: str) -> None:
+        self.commands.append((call_id, party, command))
+        del self.commands[:-1000]

@@ -21,6 +21,7 @@ __all__ = [
     "DialNumber",
     "Error",
     "ErrorError",
+    "NumericString",
     "OAuthError",
     "PhoneCall",
     "PhoneCallCollection",
@@ -34,6 +35,9 @@ __all__ = [
 
 DialNumber: TypeAlias = "str"
 """An extension number (`210`, `0003*210`) or a public number (`+4031234567`)."""
+
+NumericString: TypeAlias = "str"
+"""An integer written as a string, as the original service's own client sends it."""
 
 PhoneCallList: TypeAlias = "list[PhoneCall]"
 """Calls as a top-level JSON array."""
@@ -417,8 +421,8 @@ class UpdatePhoneCallRequest:
 
     format: Literal["wav", "wav49"] | None = None
 
-    max_in_parking: int | None = None
-    """Seconds the call stays parked before it returns to the parker."""
+    max_in_parking: int | NumericString | None = None
+    """Seconds (1 to 3600) the call stays parked before it returns to the parker."""
 
     send_call_to: str | None = None
     """The extension (or, for Transfer, public number) the action sends the call to."""
@@ -426,10 +430,10 @@ class UpdatePhoneCallRequest:
     caller_id: str | None = None
     """Caller id shown to `sendCallTo`, `Name <number>`."""
 
-    wait_for_pickup: int | None = None
-    """Seconds `sendCallTo` rings before giving up (BargeIn, Whisper, Monitor)."""
+    wait_for_pickup: int | NumericString | None = None
+    """Seconds (1 to 600) `sendCallTo` rings before giving up (BargeIn, Whisper, Monitor)."""
 
-    private: Literal[0, 1] | None = None
+    private: Literal[0, 1] | Literal["0", "1"] | None = None
     """Whisper only; 1 keeps the whisper from the other party."""
 
     transfer_from_number: str | None = None
@@ -450,13 +454,13 @@ class UpdatePhoneCallRequest:
         if self.format is not None:
             data["format"] = self.format
         if self.max_in_parking is not None:
-            data["maxInParking"] = self.max_in_parking
+            data["maxInParking"] = (self.max_in_parking if (isinstance(self.max_in_parking, int) and not isinstance(self.max_in_parking, bool)) else encode_numeric_string(self.max_in_parking))
         if self.send_call_to is not None:
             data["sendCallTo"] = self.send_call_to
         if self.caller_id is not None:
             data["callerId"] = self.caller_id
         if self.wait_for_pickup is not None:
-            data["waitForPickup"] = self.wait_for_pickup
+            data["waitForPickup"] = (self.wait_for_pickup if (isinstance(self.wait_for_pickup, int) and not isinstance(self.wait_for_pickup, bool)) else encode_numeric_string(self.wait_for_pickup))
         if self.private is not None:
             data["private"] = self.private
         if self.transfer_from_number is not None:
@@ -474,10 +478,10 @@ class UpdatePhoneCallRequest:
             action=data["action"],
             phone_call_view_id=data.get("phoneCallViewId"),
             format=data.get("format"),
-            max_in_parking=data.get("maxInParking"),
+            max_in_parking=None if data.get("maxInParking") is None else (data["maxInParking"] if (isinstance(data["maxInParking"], int) and not isinstance(data["maxInParking"], bool)) else decode_numeric_string(data["maxInParking"])),
             send_call_to=data.get("sendCallTo"),
             caller_id=data.get("callerId"),
-            wait_for_pickup=data.get("waitForPickup"),
+            wait_for_pickup=None if data.get("waitForPickup") is None else (data["waitForPickup"] if (isinstance(data["waitForPickup"], int) and not isinstance(data["waitForPickup"], bool)) else decode_numeric_string(data["waitForPickup"])),
             private=data.get("private"),
             transfer_from_number=data.get("transferFromNumber"),
             transfer_number=data.get("transferNumber"),
@@ -554,10 +558,10 @@ class PhoneCall:
     ended: str | None = None
     """When the call ended; absent while it is live."""
 
-    ended_by: Literal["api", "callee", "system"] | None = None
-    """Who ended the call."""
+    ended_by: Literal["api", "callee", "party", "system"] | None = None
+    """Who ended the call; `party` is a party that hung up its own phone."""
 
-    cause: Literal["hangup", "cancelled", "busy", "no_answer", "duration_limit", "completed"] | None = None
+    cause: Literal["hangup", "cancelled", "busy", "no_answer", "failed", "duration_limit", "completed", "switch_restart"] | None = None
     """Why the call ended."""
 
     nonce: str | None = None
@@ -880,6 +884,15 @@ def decode_dial_number(data: Any) -> DialNumber:
 
 
 def encode_dial_number(value: DialNumber) -> Any:
+    return value
+
+
+def decode_numeric_string(data: Any) -> NumericString:
+    value: NumericString = data
+    return value
+
+
+def encode_numeric_string(value: NumericString) -> Any:
     return value
 
 

@@ -353,7 +353,8 @@ export class UapiClient {
    * `phoneCallViewId` (a party still on the call, else `pc_phonecallviewid_invalid`).
    * Targets in `sendCallTo` of PickUp, BargeIn, Whisper, Monitor, UnPark and
    * TransferToVoicemail are phone terminals of the call's organization
-   * (`pc_sendcallto_invalid`). An ended call answers `pc_call_ended`.
+   * (`pc_sendcallto_invalid`). An ended call answers `pc_call_ended`. An action the
+   * switch cannot carry answers `pc_action_unsupported` (see Switches in the API description).
    *
    * | action | needs | effect | refused with |
    * |---|---|---|---|

@@ -12,6 +12,11 @@
 export type DialNumber = string;
 
 /**
+ * An integer written as a string, as the original service's own client sends it.
+ */
+export type NumericString = string;
+
+/**
  * Calls as a top-level JSON array.
  */
 export type PhoneCallList = PhoneCall[];
@@ -171,9 +176,9 @@ export interface UpdatePhoneCallRequest {
   phoneCallViewId?: string;
   format?: "wav" | "wav49";
   /**
-   * Seconds the call stays parked before it returns to the parker.
+   * Seconds (1 to 3600) the call stays parked before it returns to the parker.
    */
-  maxInParking?: number;
+  maxInParking?: number | NumericString;
   /**
    * The extension (or, for Transfer, public number) the action sends the call to.
    */
@@ -183,13 +188,13 @@ export interface UpdatePhoneCallRequest {
    */
   callerId?: string;
   /**
-   * Seconds `sendCallTo` rings before giving up (BargeIn, Whisper, Monitor).
+   * Seconds (1 to 600) `sendCallTo` rings before giving up (BargeIn, Whisper, Monitor).
    */
-  waitForPickup?: number;
+  waitForPickup?: number | NumericString;
   /**
    * Whisper only; 1 keeps the whisper from the other party.
    */
-  private?: 0 | 1;
+  private?: 0 | 1 | "0" | "1";
   /**
    * The party that leaves the call in a Transfer.
    */
@@ -247,13 +252,13 @@ export interface PhoneCall {
    */
   ended?: string;
   /**
-   * Who ended the call.
+   * Who ended the call; `party` is a party that hung up its own phone.
    */
-  endedBy?: "api" | "callee" | "system";
+  endedBy?: "api" | "callee" | "party" | "system";
   /**
    * Why the call ended.
    */
-  cause?: "hangup" | "cancelled" | "busy" | "no_answer" | "duration_limit" | "completed";
+  cause?: "hangup" | "cancelled" | "busy" | "no_answer" | "failed" | "duration_limit" | "completed" | "switch_restart";
   nonce?: string;
   /**
    * One view per party that is an extension.
@@ -1010,7 +1015,8 @@ export class UapiClient {
    * `phoneCallViewId` (a party still on the call, else `pc_phonecallviewid_invalid`).
    * Targets in `sendCallTo` of PickUp, BargeIn, Whisper, Monitor, UnPark and
    * TransferToVoicemail are phone terminals of the call's organization
-   * (`pc_sendcallto_invalid`). An ended call answers `pc_call_ended`.
+   * (`pc_sendcallto_invalid`). An ended call answers `pc_call_ended`. An action the
+   * switch cannot carry answers `pc_action_unsupported` (see Switches in the API description).
    *
    * | action | needs | effect | refused with |
    * |---|---|---|---|

@@ -1,0 +1,83 @@
+"""What the switch must be told when a call changes: derived, never remembered.
+
+Every change of a call (an API request, a switch event, a deadline that passed) is one
+conditional write from one document to the next. The commands for the switch follow from
+comparing the two, so every way a leg ends (a hang-up, a busy party, a deadline, the other
+party leaving) releases it on the switch, and only the writer that won the race sends them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from uapi.lifecycle import Doc, view_of
+from uapi.switch import Direction, Leg
+
+
+@dataclass
+class Commands:
+    originate: list[Leg] = field(default_factory=list)
+    connect: list[tuple[str, str]] = field(default_factory=list)   # (party already on the call, party joining)
+    directions: list[tuple[str, Direction]] = field(default_factory=list)
+    end: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.originate or self.connect or self.directions or self.end)
+
+
+NOTHING: Doc = {"call": {"phoneCallView": []}, "parties": []}
+
+
+def _by_number(doc: Doc) -> dict[str, dict[str, Any]]:
+    return {p["number"]: p for p in doc["parties"]}
+
+
+def leg_of(doc: Doc, party: dict[str, Any]) -> Leg:
+    view = view_of(doc, party) or {}
+    return Leg(party=party["number"], target=party["number"], caller_id=view.get("callerId"),
+               auto_answer=bool(party.get("autoAnswer")))
+
+
+def commands_between(before: Doc, after: Doc) -> Commands:
+    """The switch commands that take a call from `before` to `after` (NOTHING for a new call)."""
+    old = _by_number(before)
+    commands = Commands()
+    for party in after["parties"]:
+        was = old.get(party["number"])
+        if party["left"]:
+            if was is not None and not was["left"]:
+                commands.end.append(party["number"])
+            continue
+        newly_dialled = party.get("dialled", True) and (was is None or not was.get("dialled", True))
+        if newly_dialled and not party.get("offHook"):
+            commands.originate.append(leg_of(after, party))
+    commands.connect = _connections(old, after)
+    commands.directions = _directions(before, after)
+    return commands
+
+
+def _connections(old: dict[str, dict[str, Any]], after: Doc) -> list[tuple[str, str]]:
+    """Each party that newly answered an answered call is connected to one already on it."""
+    if "answered" not in after["call"]:
+        return []
+    on_call = [p for p in after["parties"] if not p["left"] and p["answered"]]
+    joined = [p for p in on_call if p["number"] not in old or not old[p["number"]]["answered"]]
+    settled = [p for p in on_call if p not in joined]
+    pairs = []
+    for party in joined:
+        partner = settled[0] if settled else next((p for p in on_call if p is not party), None)
+        if partner is not None and (partner["number"], party["number"]) not in pairs \
+                and (party["number"], partner["number"]) not in pairs:
+            pairs.append((partner["number"], party["number"]))
+    return pairs
+
+
+def _held(doc: Doc) -> bool:
+    return any("onHold" in view for view in doc["call"]["phoneCallView"])
+
+
+def _directions(before: Doc, after: Doc) -> list[tuple[str, Direction]]:
+    if _held(before) == _held(after) or "ended" in after["call"]:
+        return []
+    direction: Direction = "inactive" if _held(after) else "sendrecv"
+    return [(p["number"], direction) for p in after["parties"] if not p["left"] and p["answered"]]
