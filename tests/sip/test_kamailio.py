@@ -204,3 +204,29 @@ async def test_killed_kamailio_is_restarted_and_stop_leaves_nothing(tmp_path: Pa
         await kamailio.stop()
     assert not Path(f"/proc/{first}").exists() and not Path(f"/proc/{second}").exists()
     assert kamailio.pid is None and not kamailio.healthy
+
+
+# -- plain requests to the proxy --------------------------------------------------------
+
+
+def _ask(env: KamailioEnv, request: str) -> str:
+    """Send one SIP request over UDP from a throw-away socket; the first line of the answer."""
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        s.settimeout(5)
+        port = s.getsockname()[1]
+        s.sendto(request.replace("PORT", str(port)).replace("\n", "\r\n").encode(), env.sip)
+        return s.recv(65535).decode(errors="replace").split("\r\n", 1)[0]
+
+
+def _options(env: KamailioEnv, max_forwards: int, ruri: str) -> str:
+    return (f"OPTIONS {ruri} SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:PORT;branch=z9hG4bK-opt{max_forwards}{abs(hash(ruri))}\n"
+            f"From: <sip:probe@127.0.0.1>;tag=p1\nTo: <{ruri}>\nCall-ID: opt-{max_forwards}-{abs(hash(ruri))}@127.0.0.1\n"
+            f"CSeq: 1 OPTIONS\nMax-Forwards: {max_forwards}\nContent-Length: 0\n\n")
+
+
+def test_options_to_the_proxy_and_max_forwards(kamailio_env: KamailioEnv) -> None:
+    here = f"sip:{kamailio_env.sip_target}"
+    assert _ask(kamailio_env, _options(kamailio_env, 70, here)) == "SIP/2.0 200 OK"
+    assert _ask(kamailio_env, _options(kamailio_env, 0, f"sip:{JOHN}@{kamailio_env.sip_target}")).startswith("SIP/2.0 483")

@@ -32,7 +32,7 @@ import pytest
 
 from tests.support.sipp import SIPP, Sipp, free_udp_port, udp_bound
 from uapi.accounts import Directory
-from uapi.switch.sip.kamailio import Kamailio, KamailioError
+from uapi.switch.sip.kamailio import Kamailio, KamailioError, live_dialogs
 
 KAMAILIO = shutil.which("kamailio") or (Path("/usr/sbin/kamailio") if Path("/usr/sbin/kamailio").exists() else None)
 HOST = "127.0.0.1"
@@ -78,9 +78,9 @@ def rpc_call(url: str, method: str, *params: Any, timeout: float = 5.0) -> Any:
     return answer.get("result")
 
 
-def dialogs(url: str) -> list[dict]:
-    """dlg.list; [] when Kamailio tracks no dialog."""
-    return list(rpc_call(url, "dlg.list") or [])
+def dialogs(url: str, *, include_ended: bool = False) -> list[dict]:
+    """dlg.list without ended dialogs (state 5, kept ~5 s until their BYE transaction is freed)."""
+    return live_dialogs(rpc_call(url, "dlg.list"), include_ended=include_ended)
 
 
 def wait_until(condition: Callable[[], Any], timeout: float, interval: float = 0.02) -> Any:
@@ -154,8 +154,8 @@ class KamailioEnv:
     def rpc_url(self) -> str:
         return self.kamailio.rpc.url
 
-    def dialogs(self) -> list[dict]:
-        return dialogs(self.rpc_url)
+    def dialogs(self, *, include_ended: bool = False) -> list[dict]:
+        return dialogs(self.rpc_url, include_ended=include_ended)
 
     def registrations(self) -> dict[str, list[str]]:
         result = rpc_call(self.rpc_url, "ul.dump") or {}

@@ -112,12 +112,14 @@ class KamailioRpc:
             raise KamailioError(f"kamailio rpc {method}: {error.get('code')} {error.get('message')}")
         return answer.get("result")
 
-    async def dialogs(self) -> list[dict]:
-        """Dialogs Kamailio tracks (dlg.list); [] when there are none."""
-        result = await self.call("dlg.list")
-        if not result:
-            return []
-        return list(result) if isinstance(result, list) else [result]
+    async def dialogs(self, *, include_ended: bool = False) -> list[dict]:
+        """Dialogs Kamailio tracks (dlg.list); [] when there are none.
+
+        A dialog whose BYE went through is in state 5 ("deleted") but stays listed until the
+        BYE transaction is freed (tm wait_timer, 5 s); it is left out unless `include_ended`,
+        so an empty list means no call is up.
+        """
+        return live_dialogs(await self.call("dlg.list"), include_ended=include_ended)
 
     async def registrations(self) -> dict[str, list[str]]:
         """AOR user -> contact URIs of the phones registered right now (ul.dump)."""
@@ -132,6 +134,17 @@ class KamailioRpc:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+DLG_STATE_DELETED = 5          # dialog module states: 1 unconfirmed, 2 early, 3 confirmed-no-ACK, 4 confirmed
+
+
+def live_dialogs(result: Any, *, include_ended: bool = False) -> list[dict]:
+    """Normalise a dlg.list result: a list, without ended dialogs unless asked."""
+    if not result:
+        return []
+    found = list(result) if isinstance(result, list) else [result]
+    return [d for d in found if include_ended or d.get("state") != DLG_STATE_DELETED]
 
 
 def free_port(kind: int, host: str) -> int:
