@@ -230,3 +230,46 @@ def test_options_to_the_proxy_and_max_forwards(kamailio_env: KamailioEnv) -> Non
     here = f"sip:{kamailio_env.sip_target}"
     assert _ask(kamailio_env, _options(kamailio_env, 70, here)) == "SIP/2.0 200 OK"
     assert _ask(kamailio_env, _options(kamailio_env, 0, f"sip:{JOHN}@{kamailio_env.sip_target}")).startswith("SIP/2.0 483")
+
+
+def test_engine_cancels_a_ringing_phone(kamailio_env: KamailioEnv, sip_agents) -> None:
+    phone = sip_agents("phone_ring.xml", timeout_s=10)
+    assert register(sip_agents, kamailio_env, JOHN2, PHONES[JOHN2], phone.address).returncode == 0
+    engine = sip_agents("dial_engine_cancel.xml", port=kamailio_env.engine[1], remote=kamailio_env.sip_target,
+                        service=JOHN2, d_ms=300)
+    assert engine.wait(10) == 0, engine.report()
+    assert phone.wait(10) == 0, phone.report()
+    assert phone.received_methods() == ["INVITE", "CANCEL", "ACK"]
+    call_id = call_id_of(phone.received("INVITE")[0])
+    assert wait_until(lambda: not call_dialogs(kamailio_env, call_id), 10), kamailio_env.dialogs()
+
+
+def test_phone_call_hung_up_by_the_network(kamailio_env: KamailioEnv, sip_agents) -> None:
+    engine = sip_agents("phone_hangup.xml", port=kamailio_env.engine[1], d_ms=300)
+    phone = sip_agents("dial_auth_wait_bye.xml", remote=kamailio_env.sip_target, service=JANE,
+                       auth_user=JOHN, auth_password=PHONES[JOHN], extra_args=["-key", "caller", JOHN])
+    assert phone.wait(10) == 0, phone.report()
+    assert engine.wait(10) == 0, engine.report()
+    assert phone.received_methods() == ["BYE"]
+    bye = phone.received("BYE")[0]
+    assert wait_until(lambda: not call_dialogs(kamailio_env, call_id_of(bye)), 10), kamailio_env.dialogs()
+
+
+def test_hundred_concurrent_calls(kamailio_env: KamailioEnv, sip_agents) -> None:
+    """The config holds 100 calls up at once (2 cores here): all answered, all tracked, all gone."""
+    calls = 100
+    phone = sip_agents("phone_answer.xml", d_ms=50, timeout_s=40, extra_args=["-m", str(calls)])
+    assert register(sip_agents, kamailio_env, JOHN2, PHONES[JOHN2], phone.address).returncode == 0
+    engine = sip_agents("dial_engine_bye.xml", port=kamailio_env.engine[1], remote=kamailio_env.sip_target,
+                        service=JOHN2, d_ms=4000, timeout_s=40,
+                        extra_args=["-m", str(calls), "-l", str(calls), "-r", "50"])
+    peak = 0
+
+    def all_up() -> bool:
+        nonlocal peak
+        peak = max(peak, len([d for d in kamailio_env.dialogs() if d.get("state") == 4]))
+        return peak >= calls
+    assert wait_until(all_up, 15, interval=0.1), f"only {peak} confirmed dialogs at once"
+    assert engine.wait(40) == 0, engine.report()
+    assert phone.wait(40) == 0, phone.report()
+    assert wait_until(lambda: not kamailio_env.dialogs(), 10), len(kamailio_env.dialogs())
