@@ -98,12 +98,17 @@ async def test_flow_iv_call_connected_then_ended(sipp_phones, engine_for):
 
 async def wait_for_partner(engine: SipEngine, call_id: str, party: str) -> None:
     """connect() is done when the re-INVITE was answered (partners set); bounded poll on state."""
+    await settled(engine, call_id, party, lambda leg: leg.partner is not None)
+
+
+async def settled(engine: SipEngine, call_id: str, party: str, also=lambda leg: True) -> None:
+    """No INVITE transaction pending or queued on the leg (commands return before SIP finishes)."""
     for _ in range(500):
         leg = engine.calls[call_id].legs[party]
-        if leg.partner is not None and not leg.invite_busy:
+        if not leg.invite_busy and not leg.reinvites and also(leg):
             return
         await asyncio.sleep(0.01)
-    raise AssertionError("connect never completed")
+    raise AssertionError(f"{party}: re-INVITE never completed")
 
 
 def body_of(message: str) -> str:
@@ -202,6 +207,8 @@ async def test_hold_and_resume_reinvite_inactive_then_sendrecv(sipp_phones, engi
     for direction in ("inactive", "sendrecv"):
         await engine.set_direction("c1", "210", direction)
         await engine.set_direction("c1", "333", direction)
+        await settled(engine, "c1", "210")
+        await settled(engine, "c1", "333")
     await engine.end("c1", ["210", "333"])
     assert await a.finished(5) == 0 and await b.finished(5) == 0
     assert a.received_methods() == ["INVITE", "ACK", "INVITE", "ACK", "INVITE", "ACK", "INVITE", "ACK", "BYE"]

@@ -68,7 +68,7 @@ class Sipp:
         workdir: Path,
         name: str,
         *,
-        d_ms: int = 0,
+        d_ms: int = 10,                 # SIPp 3.6.1 sometimes never wakes from a 0 ms <pause/>
         timeout_s: float = 5,
         extra_args: Sequence[str] = (),
         remote: str | None = None,
@@ -234,14 +234,14 @@ requires_sipp = pytest.mark.skipif(SIPP is None, reason="sipp not installed (apt
 
 @pytest.fixture
 def sipp_phones(tmp_path: Path) -> Iterator[Callable[..., Sipp]]:
-    """Factory: `sipp_phones(scenario, d_ms=0, timeout_s=5, **kwargs)` starts one SIPp.
+    """Factory: `sipp_phones(scenario, d_ms=10, timeout_s=5, **kwargs)` starts one SIPp.
 
     Every SIPp started is stopped (by PID) at teardown; its logs are printed, which pytest
     shows only when the test failed.
     """
     started: list[Sipp] = []
 
-    def make(scenario: str | Path, d_ms: int = 0, timeout_s: float = 5, **kwargs) -> Sipp:
+    def make(scenario: str | Path, d_ms: int = 10, timeout_s: float = 5, **kwargs) -> Sipp:
         name = kwargs.pop("name", None) or f"{Path(scenario).stem}{len(started)}"
         phone = Sipp(scenario, tmp_path, name, d_ms=d_ms, timeout_s=timeout_s, **kwargs)
         started.append(phone)

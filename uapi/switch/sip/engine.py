@@ -68,8 +68,6 @@ class SipEngine(InboundMixin):
         self._events: asyncio.Queue = asyncio.Queue()
         self._store: asyncio.Queue = asyncio.Queue()
         self._tasks: list[asyncio.Task] = []
-        self._teardowns = 0
-        self._idle = asyncio.Event()
 
     # lifecycle ---------------------------------------------------------------------------
     @property
@@ -89,13 +87,13 @@ class SipEngine(InboundMixin):
     async def stop(self) -> None:
         for call_id, call in list(self.calls.items()):
             self._end_parties(call_id, list(call.legs))
-        if self._teardowns:
-            self._idle.clear()
-            try:
-                await asyncio.wait_for(self._idle.wait(), 2)
-            except asyncio.TimeoutError:
-                pass
-        await self._flush()
+        deadline = asyncio.get_running_loop().time() + 2     # give the phones' answers <= 2 s
+        while self._unanswered() and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.02)
+        try:
+            await self._flush()
+        except asyncio.TimeoutError:
+            log.warning("stop: events or dialog records still queued")
         for task in self._tasks:
             task.cancel()
         self.runner.close()
@@ -103,13 +101,17 @@ class SipEngine(InboundMixin):
             self.transport.close()
             self.transport = None
 
+    def _unanswered(self) -> bool:
+        """Requests still waiting for a final response (our BYEs, CANCELs and their INVITEs)."""
+        return any(run.tx.state in ("calling", "proceeding", "trying")
+                   for run in self.runner.clients.values())
+
     async def recover(self) -> list[tuple[str, str]]:
         ended = []
         for call_id, party, record in await self.dialogs.all():
             try:
                 request, dest = recovery_request(record, self._via_host)
-                self._teardowns += 1
-                self.runner.client(request, dest, lambda a: self._teardown_done())
+                self.runner.client(request, dest, lambda a: None)
             except (KeyError, ValueError, IndexError):
                 log.warning("unusable dialog record for %s/%s", call_id, party)
             await self.dialogs.forget(call_id, party)
@@ -386,20 +388,13 @@ class SipEngine(InboundMixin):
 
     def _send_cancel(self, leg: SipLeg) -> None:
         leg.cancel_sent = True
-        self._teardowns += 1
-        self.runner.client(leg.cancel(), leg.destination, lambda a: self._teardown_done())
+        self.runner.client(leg.cancel(), leg.destination, lambda a: None)
         run = getattr(leg, "invite_run", None)
         if run is not None:
             self.runner.note_cancel(run)
 
     def _bye(self, leg: SipLeg) -> None:
-        self._teardowns += 1
-        self.runner.client(leg.request("BYE"), leg.next_hop(), lambda a: self._teardown_done())
-
-    def _teardown_done(self) -> None:
-        self._teardowns -= 1
-        if self._teardowns <= 0:
-            self._idle.set()
+        self.runner.client(leg.request("BYE"), leg.next_hop(), lambda a: None)
 
     def _remote_end(self, leg: SipLeg, kind: str, status: int | None, *, bye: bool = False) -> None:
         """The far end (or the network) ended this leg: record it, tell the domain."""
