@@ -273,3 +273,16 @@ def test_hundred_concurrent_calls(kamailio_env: KamailioEnv, sip_agents) -> None
     assert engine.wait(40) == 0, engine.report()
     assert phone.wait(40) == 0, phone.report()
     assert wait_until(lambda: not kamailio_env.dialogs(), 10), len(kamailio_env.dialogs())
+
+
+async def test_start_fails_clearly_when_the_sip_port_is_taken(tmp_path: Path) -> None:
+    import socket
+    directory = Directory.load(write_directory(tmp_path))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        kamailio = Kamailio(directory, listen=taken.getsockname(), engine=("127.0.0.1", 9), trunk=None,
+                            workdir=tmp_path / "kam", binary=str(KAMAILIO))
+        with pytest.raises(KamailioError, match="exited during start-up.*Address already in use"):
+            await kamailio.start()
+        await kamailio.stop()
+    assert not kamailio.healthy

@@ -10,6 +10,7 @@ to it.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import hashlib
 import logging
 import os
@@ -264,7 +265,8 @@ class Kamailio:
             self._proc = await asyncio.create_subprocess_exec(
                 self.binary, "-f", str(self.config_path), "-DD", "-E", "-P", str(self.pidfile),
                 "-Y", str(self.workdir / "run"),
-                stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True)
+                stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
+                preexec_fn=_die_with_parent)
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
             if self._proc.returncode is not None:
@@ -351,18 +353,34 @@ class Kamailio:
         except (OSError, ValueError):
             return None
 
-    def _log_tail(self, lines: int = 5) -> str:
+    def _log_tail(self, lines: int = 3) -> str:
+        """The last error lines Kamailio wrote since this launch (else its last lines), on one line."""
         try:
             with open(self.log_path, "rb") as f:
                 f.seek(self._log_offset)
                 text = f.read().decode(errors="replace")
         except OSError:
             return "(no output)"
-        tail = [l.strip() for l in text.splitlines() if l.strip()][-lines:]
-        return " | ".join(tail) or "(no output)"
+        all_lines = [l.strip() for l in text.splitlines() if l.strip()]
+        errors = [l for l in all_lines if "ERROR" in l or "CRITICAL" in l or "ALERT" in l]
+        return " | ".join((errors or all_lines)[-lines:]) or "(no output)"
 
     def _last_line(self) -> str:
-        return self._log_tail(1)
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(self._log_offset)
+                lines = [l.strip() for l in f.read().decode(errors="replace").splitlines() if l.strip()]
+        except OSError:
+            lines = []
+        return lines[-1] if lines else "(no output)"
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM Kamailio if we die, so a crashed server leaves no switch holding its ports."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)    # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _describe(code: int) -> str:
