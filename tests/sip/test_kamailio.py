@@ -286,3 +286,31 @@ async def test_start_fails_clearly_when_the_sip_port_is_taken(tmp_path: Path) ->
             await kamailio.start()
         await kamailio.stop()
     assert not kamailio.healthy
+
+
+async def test_supervisor_gives_up_after_too_many_deaths(tmp_path: Path) -> None:
+    directory = Directory.load(write_directory(tmp_path))
+    kamailio = Kamailio(directory, listen=("127.0.0.1", 0), engine=("127.0.0.1", 9), trunk=None,
+                        workdir=tmp_path / "kam", binary=str(KAMAILIO))
+    kamailio.max_restarts, kamailio.restart_backoff_s = 2, 0.01
+    await kamailio.start()
+    killed: list[int] = []
+    try:
+        for _ in range(kamailio.max_restarts + 1):
+            for _ in range(500):                 # bounded poll: the next incarnation is up
+                if kamailio.healthy and kamailio.pid not in (None, *killed):
+                    break
+                await asyncio.sleep(0.02)
+            pid = kamailio.pid
+            assert pid is not None and pid not in killed, kamailio.last_error
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+        for _ in range(500):
+            if "not restarting" in (kamailio.last_error or ""):
+                break
+            await asyncio.sleep(0.02)
+        assert "died 3 times" in (kamailio.last_error or "") and "not restarting" in kamailio.last_error
+        assert not kamailio.healthy and kamailio.pid is None
+    finally:
+        await kamailio.stop()
+    assert not any(Path(f"/proc/{pid}").exists() for pid in killed)      # our children, reaped

@@ -35,8 +35,6 @@ DIALOG_TIMEOUT_S = 43200          # 12 h: long calls must outlive nothing but th
 CHILDREN = 4                      # UDP workers (100 concurrent calls on 2 cores)
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 5.0
-MAX_RESTARTS = 5                  # within RESTART_WINDOW_S, then give up
-RESTART_WINDOW_S = 60.0
 _HOST = re.compile(r"^[A-Za-z0-9.-]+$")
 _AOR_USER = re.compile(r"^[0-9]+\*[0-9]+$")
 
@@ -166,24 +164,18 @@ def udp_bound(host: str, port: int) -> bool:
         return False
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class Kamailio:
     """One supervised Kamailio process on the given loopback addresses.
 
     `start()` renders and checks the config, starts Kamailio in the foreground (`-DD`, its
     own session so its workers form one process group we own) and waits until it serves.
-    A supervisor task then restarts it if it dies (bounded: MAX_RESTARTS per minute).
+    A supervisor task then restarts it if it dies (at most `max_restarts` a minute).
     `stop()` ends it by the PID in its pidfile, never by name.
     """
+
+    max_restarts = 5                  # within restart_window_s; one more death and we give up
+    restart_window_s = 60.0
+    restart_backoff_s = 0.1           # doubled per recent death, capped at 3 s
 
     def __init__(self, directory: Directory, *, listen: tuple[str, int], engine: tuple[str, int],
                  trunk: tuple[str, int] | None, workdir: Path, rpc_port: int = 0, binary: str = "kamailio") -> None:
@@ -214,6 +206,14 @@ class Kamailio:
         if self._proc is None or self._proc.returncode is not None:
             return None
         return self._pidfile_pid() or self._proc.pid
+
+    def _pidfile_pid(self) -> int | None:
+        """The pidfile's PID, trusted only when it is in our child's process group (never a stranger)."""
+        try:
+            pid = int(self.pidfile.read_text().strip())
+            return pid if self._proc is not None and os.getpgid(pid) == self._proc.pid else None
+        except (OSError, ValueError):
+            return None
 
     async def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -318,7 +318,7 @@ class Kamailio:
             await asyncio.sleep(0.01)
 
     async def _supervise(self) -> None:
-        """Restart Kamailio when it exits on its own; give up after MAX_RESTARTS in a minute."""
+        """Restart Kamailio when it exits on its own; give up after `max_restarts` in a minute."""
         while not self._stopping and self._proc is not None:
             code = await self._proc.wait()
             if self._stopping:
@@ -326,17 +326,18 @@ class Kamailio:
             self.healthy = False
             self.last_error = f"kamailio exited unexpectedly ({_describe(code)}); last output: {self._last_line()}"
             log.error(self.last_error)
-            await self._reap_group(self._proc.pid)
             now = time.monotonic()
             self._deaths.append(now)
-            while self._deaths and now - self._deaths[0] > RESTART_WINDOW_S:
+            while self._deaths and now - self._deaths[0] > self.restart_window_s:
                 self._deaths.popleft()
-            if len(self._deaths) > MAX_RESTARTS:
-                self.last_error = f"kamailio died {len(self._deaths)} times within {RESTART_WINDOW_S:.0f} s; not restarting"
+            if len(self._deaths) > self.max_restarts:
+                self.last_error = (f"kamailio died {len(self._deaths)} times within {self.restart_window_s:.0f} s; "
+                                   f"not restarting it (last: {_describe(code)})")
                 log.error(self.last_error)
                 return
-            await asyncio.sleep(min(0.1 * 2 ** (len(self._deaths) - 1), 3.0))   # restart backoff
+            await asyncio.sleep(min(self.restart_backoff_s * 2 ** (len(self._deaths) - 1), 3.0))   # backoff
             try:
+                await self._reap_group(self._proc.pid)
                 await self._launch()
                 self.restarts += 1
             except KamailioError as exc:
@@ -346,12 +347,6 @@ class Kamailio:
                     await self._terminate()
 
     # -- helpers -----------------------------------------------------------------------
-
-    def _pidfile_pid(self) -> int | None:
-        try:
-            return int(self.pidfile.read_text().strip())
-        except (OSError, ValueError):
-            return None
 
     def _log_tail(self, lines: int = 3) -> str:
         """The last error lines Kamailio wrote since this launch (else its last lines), on one line."""
