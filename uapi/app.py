@@ -103,7 +103,9 @@ def services_lifespan(services: Services) -> Any:
     async def lifespan(_app: Any) -> AsyncIterator[None]:
         await services.store.start()
         calls = services.calls
-        await services.switch.start(calls.on_switch_event, calls.incoming)
+        abandoned = await services.switch.start(calls.on_switch_event, calls.incoming)
+        if abandoned:
+            await calls.end_abandoned(abandoned)
         sweeper = asyncio.create_task(sweep_forever(services))
         try:
             yield

@@ -180,7 +180,7 @@ class CallService:
             dialled = is_source or not sequential
             rings = dialled and (sources_ring or not is_source)
             record: dict[str, Any] = {"number": party.number, "extension": party.extension is not None,
-                                      "role": party.role, "view": None, "left": False, "answered": not rings,
+                                      "role": party.role, "view": None, "left": False, "answered": dialled and not rings,
                                       "dialled": dialled}
             if is_source and not rings:
                 record["offHook"] = True
@@ -237,8 +237,9 @@ class CallService:
         doc = self._new_document("simple", self.new_id(), caller, [source, callee], view_in, None, CallOptions(),
                                  now, sequential=False)
         doc["options"]["placedBy"] = "phone"
-        await self._insert(doc, caller, now)
         party = doc["parties"][1]
+        party["bridged"] = True   # the engine connects the callee to the caller itself
+        await self._insert(doc, caller, now)
         return Accept(doc["call"]["id"], Leg(party["number"], party["number"], caller.caller_id))
 
     async def on_switch_event(self, event: SwitchEvent) -> None:

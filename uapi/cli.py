@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "diff": ("uapi.specdiff", "list breaking and non-breaking changes between two spec versions"),
     "generate": ("uapi.codegen.cli", "generate a client library from the spec"),
     "handlers": ("uapi.handlers_check", "find operations without handlers and handlers without operations"),
+    "kamailio-config": ("uapi.kamailio_config", "render the Kamailio configuration for running Kamailio apart"),
 }
 
 

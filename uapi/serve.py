@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import warnings
 from pathlib import Path
 
 from uapi.accounts import Directory, DirectoryError
-from uapi.settings import DEFAULT_SPEC, DEMO_DIRECTORY, Settings
+from uapi.settings import DEFAULT_SPEC, DEMO_DIRECTORY, Settings, SipSettings
 from uapi.spec_loading import SpecError, load_spec
 from uapi.store import DatabaseUrlError, async_url
 
@@ -31,6 +32,40 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="the OpenAPI document to serve (default: openapi/uapi.yaml of the project)")
     parser.add_argument("--reload", action="store_true",
                         help="restart when the spec, the handlers or the uapi package change (development only)")
+    sip_flags(parser)
+
+
+def sip_flags(parser: argparse.ArgumentParser) -> None:
+    """The switch flags, shared with `uapi kamailio-config`."""
+    parser.add_argument("--switch", choices=["sim", "sip"], default="sim",
+                        help="sim: the built-in simulated switch (default); sip: real SIP through Kamailio")
+    parser.add_argument("--sip-listen", metavar="HOST:PORT", type=address, default=("127.0.0.1", 5060),
+                        help="where Kamailio listens for phones (default 127.0.0.1:5060)")
+    parser.add_argument("--sip-trunk", metavar="HOST:PORT", type=address,
+                        help="where calls to public numbers go (default: none; they fail with 503)")
+    parser.add_argument("--sip-engine", metavar="HOST:PORT", type=address,
+                        help="where the call-control engine listens (default: the --sip-listen host, a free port)")
+    parser.add_argument("--sip-proxy", metavar="HOST:PORT", type=address,
+                        help="use a Kamailio run apart (see `uapi kamailio-config`) instead of starting one")
+    parser.add_argument("--sip-workdir", metavar="DIR", type=Path,
+                        help="folder for Kamailio's config, pidfile and log (default: a temporary folder)")
+
+
+def address(text: str) -> tuple[str, int]:
+    """HOST:PORT (an IPv6 host in brackets) for argparse."""
+    host, sep, port = text.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT")
+    return host, int(port)
+
+
+def sip_settings(args: argparse.Namespace) -> SipSettings | None:
+    if args.switch != "sip":
+        return None
+    engine = args.sip_engine or ((args.sip_proxy or args.sip_listen)[0], 0)
+    return SipSettings(listen=args.sip_listen, trunk=args.sip_trunk, engine=engine, proxy=args.sip_proxy,
+                       workdir=args.sip_workdir)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,9 +87,15 @@ def run(args: argparse.Namespace) -> int:
         load_spec(args.spec)   # a spec that does not parse: a short error now, not a traceback later
     except (DatabaseUrlError, DirectoryError, SpecError) as exc:
         return _fail(str(exc))
+    if args.switch == "sip":
+        if args.reload:
+            return _fail("--reload works with the simulated switch only (a reload would drop live SIP calls)")
+        if args.sip_proxy is None and shutil.which("kamailio") is None:
+            return _fail("--switch sip needs Kamailio (apt-get install kamailio), or --sip-proxy for one run apart")
     if args.reload:
         return _run_reloading(args, directory)
-    settings = Settings(database_url=args.database, directory_path=args.directory, spec_path=args.spec)
+    settings = Settings(database_url=args.database, directory_path=args.directory, spec_path=args.spec,
+                        sip=sip_settings(args))
     app = create_app(settings, directory)
     _print_banner(args, directory)
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level,
@@ -121,6 +162,13 @@ def _print_banner(args: argparse.Namespace, directory: Directory, watched: list[
         f"({len(directory.organizations)} organizations, {len(directory.users)} users, "
         f"{len(directory.extensions)} extensions, {len(directory.apps)} apps)",
     ]
+    if args.switch == "sip":
+        listen = args.sip_proxy or args.sip_listen
+        lines.append(f"  switch      sip: phones register at sip:EXTENDED_NUMBER@{listen[0]}:{listen[1]}"
+                     f"{' (Kamailio run apart)' if args.sip_proxy else ''}; "
+                     f"trunk {'%s:%d' % args.sip_trunk if args.sip_trunk else 'none'}")
+    else:
+        lines.append("  switch      built-in simulator")
     if watched:
         lines.append(f"  reload      on changes to *.yaml and *.py in {', '.join(map(str, watched))}")
     if args.directory is None:

@@ -80,6 +80,18 @@ tokens = Table(
 )
 
 
+# The SIP engine's dialogs that must outlive its process: after a crash, the next process
+# sends BYE (or CANCEL) to every leg still recorded here, so no phone stays in a call nobody
+# can end. One row per leg; gone when the leg ends.
+sip_dialogs = Table(
+    "sip_dialogs",
+    metadata,
+    Column("call_id", String(64), primary_key=True),
+    Column("party", String(64), primary_key=True),
+    Column("record", JSON().with_variant(JSONB(), "postgresql"), nullable=False),
+)
+
+
 class DatabaseUrlError(ValueError):
     """The --database URL names no supported database."""
 
@@ -241,6 +253,30 @@ class Store:
     async def purge_tokens(self, now: int) -> None:
         async with self._writing(), self.engine.begin() as conn:
             await conn.execute(tokens.delete().where(tokens.c.expires_at <= now))
+
+
+class SqlDialogStore:
+    """The SIP engine's DialogStore (see uapi.switch.sip.dialogs) in the call store's database."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def save(self, call_id: str, party: str, record: dict) -> None:
+        async with self.store._writing(), self.store.engine.begin() as conn:
+            changed = await conn.execute(update(sip_dialogs).where(sip_dialogs.c.call_id == call_id,
+                                                                   sip_dialogs.c.party == party).values(record=record))
+            if changed.rowcount == 0:
+                await conn.execute(sip_dialogs.insert().values(call_id=call_id, party=party, record=record))
+
+    async def forget(self, call_id: str, party: str) -> None:
+        async with self.store._writing(), self.store.engine.begin() as conn:
+            await conn.execute(sip_dialogs.delete().where(sip_dialogs.c.call_id == call_id,
+                                                          sip_dialogs.c.party == party))
+
+    async def all(self) -> list[tuple[str, str, dict]]:
+        async with self.store.engine.connect() as conn:
+            rows = (await conn.execute(select(sip_dialogs))).all()
+        return [(row.call_id, row.party, row.record) for row in rows]
 
 
 def _member_calls(extensions: Sequence[str]) -> Any:

@@ -61,7 +61,8 @@ def _connections(old: dict[str, dict[str, Any]], after: Doc) -> list[tuple[str, 
     if "answered" not in after["call"]:
         return []
     on_call = [p for p in after["parties"] if not p["left"] and p["answered"]]
-    joined = [p for p in on_call if p["number"] not in old or not old[p["number"]]["answered"]]
+    joined = [p for p in on_call if (p["number"] not in old or not old[p["number"]]["answered"])
+              and not p.get("bridged")]   # a callee the switch bridged itself is connected already
     settled = [p for p in on_call if p not in joined]
     pairs = []
     for party in joined:

@@ -76,8 +76,10 @@ IncomingHandler = Callable[[IncomingCall], Awaitable["Accept | Reject"]]
 class Switch(Protocol):
     capabilities: frozenset[str]
 
-    async def start(self, on_event: EventSink, on_incoming: IncomingHandler) -> None:
-        """Begin carrying calls; events and calls dialled from phones go to the two callbacks."""
+    async def start(self, on_event: EventSink, on_incoming: IncomingHandler) -> Sequence[tuple[str, str]]:
+        """Begin carrying calls; events and calls dialled from phones go to the two callbacks.
+        Answers the (call id, party) legs a previous process of this engine left live and that
+        it has now ended on the wire, so the domain can end their calls."""
 
     async def stop(self) -> None:
         """End every live leg and release what the engine holds."""

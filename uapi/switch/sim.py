@@ -22,8 +22,9 @@ class SimulatedSwitch:
         # (call id, party, command): what a real switch would have been told; bounded, for tests.
         self.commands: list[tuple[str, str, str]] = []
 
-    async def start(self, on_event: EventSink, on_incoming: IncomingHandler) -> None:
-        """Nothing to start: no phone ever dials a simulated switch."""
+    async def start(self, on_event: EventSink, on_incoming: IncomingHandler) -> Sequence[tuple[str, str]]:
+        """Nothing to start: no phone ever dials a simulated switch, and no leg outlives it."""
+        return []
 
     async def stop(self) -> None:
         """Nothing to tear down."""

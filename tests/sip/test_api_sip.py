@@ -1,0 +1,185 @@
+"""Black box: `uapi serve --switch sip` with Kamailio, SIPp phones and a SIPp trunk.
+
+Each test registers its phones (digest auth) and drives calls through the HTTP API, then
+checks what every phone received (SIPp exits 0 only when its script ran exactly), what
+the API reports, and that Kamailio's `dlg.list` holds no dialog afterwards.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import signal
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from tests.sip.sipserver import HOST, PHONES, SipServer, methods, phone, trunk
+from tests.support.kamailio import requires_kamailio, sip_agents, wait_until  # noqa: F401 (fixture)
+from tests.support.sipp import requires_sipp
+
+pytestmark = [pytest.mark.sip, pytest.mark.kamailio, requires_sipp, requires_kamailio]
+ME = "/uapi/phoneCalls/@me"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SipServer]:
+    running = SipServer(tmp_path_factory.mktemp("sipserver"))
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
+        print(running.output()[-4000:])
+
+
+@pytest.fixture(autouse=True)
+def no_dialog_left_behind(server: SipServer) -> Iterator[None]:
+    yield
+    assert server.no_dialogs_left(10), f"dialogs left in Kamailio: {server.live_dialogs()}"
+
+
+def views(call: dict) -> dict[str, dict]:
+    return {view["extension"]: view for view in call.get("phoneCallView", [])}
+
+
+def answered(call: dict) -> bool:
+    return "answered" in call
+
+
+def test_api_call_rings_the_source_first_then_the_number_and_hang_up_sends_bye_to_both(server, sip_agents):
+    john = phone(sip_agents, server, "0003*210")
+    number = trunk(sip_agents, server)
+    call = server.create("8887777")
+    up = server.until(call["id"], answered)
+    assert views(up)["0003*210"]["status"] == 5
+    confirmed = lambda: len([d for d in server.dialogs() if d.get("state") == 4]) == 2  # noqa: E731
+    assert wait_until(confirmed, 5), server.dialogs()   # both legs confirmed in Kamailio
+    response = server.request("DELETE", f"{ME}/210/{call['id']}")
+    assert response.status_code == 200
+    ended = response.json()[0]
+    assert (ended["endedBy"], ended["cause"]) == ("api", "hangup")
+    assert methods(john).count("BYE") == 1 and methods(number).count("BYE") == 1
+    invite = john.received("INVITE")[0]
+    assert "answer-after=0" in invite and "m=" not in invite.split("\n\n", 1)[1]   # auto-answer, flow IV offer
+    assert server.request("DELETE", f"{ME}/210/{call['id']}").status_code == 204
+
+
+def test_hanging_up_a_ringing_number_sends_cancel(server, sip_agents):
+    john = phone(sip_agents, server, "0003*210")
+    number = trunk(sip_agents, server, "phone_ring.xml")
+    call = server.create("8887778")
+    assert wait_until(lambda: number.received("INVITE"), 10)
+    response = server.request("DELETE", f"{ME}/210/{call['id']}")
+    assert (response.status_code, response.json()[0]["cause"]) == (200, "cancelled")
+    assert methods(number) == ["INVITE", "CANCEL", "ACK"]
+    assert methods(john) == ["INVITE", "ACK", "BYE"]
+
+
+def test_a_busy_number_ends_the_call_busy(server, sip_agents):
+    john = phone(sip_agents, server, "0003*210")
+    trunk(sip_agents, server, "phone_busy.xml")
+    call = server.create("8887779")
+    ended = server.until(call["id"], lambda c: "ended" in c)
+    assert (ended["endedBy"], ended["cause"]) == ("callee", "busy")
+    assert views(ended)["0003*210"]["disposition"] == 1
+    assert methods(john) == ["INVITE", "ACK", "BYE"]
+
+
+def test_wait_for_pickup_cancels_the_ringing_number(server, sip_agents):
+    john = phone(sip_agents, server, "0003*210")
+    number = trunk(sip_agents, server, "phone_ring.xml")
+    call = server.create("8887780", query="?waitForPickup=2")
+    ended = server.until(call["id"], lambda c: "ended" in c, timeout=10)
+    assert (ended["endedBy"], ended["cause"]) == ("system", "no_answer")
+    assert views(ended)["0003*210"]["disposition"] == 3
+    assert methods(number) == ["INVITE", "CANCEL", "ACK"]
+    assert methods(john) == ["INVITE", "ACK", "BYE"]
+
+
+def test_a_party_hanging_up_ends_the_call_and_a_later_delete_sends_nothing(server, sip_agents):
+    john = phone(sip_agents, server, "0003*210")
+    trunk(sip_agents, server, "phone_hangup.xml", d_ms=500)
+    call = server.create("8887781")
+    ended = server.until(call["id"], lambda c: "ended" in c)
+    assert (ended["endedBy"], ended["cause"]) == ("party", "hangup")
+    assert methods(john) == ["INVITE", "ACK", "INVITE", "ACK", "BYE"]   # flow IV re-INVITE, then our BYE
+    assert server.request("DELETE", f"{ME}/210/{call['id']}").status_code == 204
+
+
+def test_hold_and_resume_reinvite_both_legs(server, sip_agents):
+    john = phone(sip_agents, server, "0003*210")
+    number = trunk(sip_agents, server)
+    call = server.create("8887782")
+    server.until(call["id"], answered)
+    for action in ("OnHold", "OffHold"):
+        response = server.request("PUT", f"{ME}/@self/{call['id']}", json={"action": action, "phoneCallViewId": "00"})
+        assert response.status_code == 200, response.text
+    assert wait_until(lambda: len(number.received("INVITE")) >= 3, 10)
+    assert server.request("DELETE", f"{ME}/210/{call['id']}").status_code == 200
+    for agent in (john, number):
+        methods(agent)
+        invites = agent.received("INVITE")
+        assert "a=inactive" in invites[-2] and "a=inactive" not in invites[-1], invites
+
+
+def test_media_actions_are_unsupported_on_sip(server, sip_agents):
+    john = phone(sip_agents, server, "0003*210")
+    number = trunk(sip_agents, server)
+    call = server.create("8887783")
+    server.until(call["id"], answered)
+    response = server.request("PUT", f"{ME}/@self/{call['id']}",
+                              json={"action": "StartRecording", "phoneCallViewId": "00"})
+    assert (response.status_code, response.json()["error"]["code"]) == (400, "pc_action_unsupported")
+    server.request("DELETE", f"{ME}/210/{call['id']}")
+    methods(john), methods(number)
+
+
+def test_a_conference_invite_needs_a_bridge(server):
+    response = server.request("POST", f"{ME}/conferenceInvite?number=123&pin=456",
+                              json={"extension": "213", "phoneCallView": [{"destination": "8887777"}]})
+    assert (response.status_code, response.json()["error"]["code"]) == (400, "pc_bridge_unavailable")
+
+
+def test_sixteen_concurrent_hang_ups_one_wins_one_bye_per_phone(server, sip_agents):
+    john = phone(sip_agents, server, "0003*210")
+    number = trunk(sip_agents, server)
+    call = server.create("8887784")
+    server.until(call["id"], answered)
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        statuses = list(pool.map(lambda _: server.request("DELETE", f"{ME}/210/{call['id']}").status_code, range(16)))
+    assert sorted(statuses) == [200] + [204] * 15
+    assert methods(john).count("BYE") == 1 and methods(number).count("BYE") == 1
+
+
+def test_a_call_dialled_from_a_phone_is_a_call_of_both_extensions_and_delete_ends_it(server, sip_agents):
+    jane = phone(sip_agents, server, "0003*220")
+    caller = sip_agents("dial_auth_wait_bye.xml", remote=server.sip_target, service="220", d_ms=0, timeout_s=15,
+                        auth_user="0003*210", auth_password=PHONES["0003*210"], extra_args=["-key", "caller", "0003*210"])
+    listed = wait_until(lambda: server.live("210"), 5)
+    assert listed, "the dialled call never showed on the caller's extension"
+    call_id = listed[0]["id"]
+    assert [c["id"] for c in server.live("220", client="org", user="13")] == [call_id]
+    server.until(call_id, answered)
+    response = server.request("DELETE", f"{ME}/210/{call_id}")
+    assert (response.status_code, response.json()[0]["endedBy"]) == (200, "api")
+    assert methods(caller)[-1] == "BYE" and methods(jane)[-1] == "BYE"
+
+
+def test_a_wrong_password_cannot_register(server, sip_agents):
+    refused = sip_agents("register_refused.xml", remote=server.sip_target, service="0003*210",
+                         auth_user="0003*210", auth_password="wrong",
+                         extra_args=["-key", "contact", f"{HOST}:40999", "-key", "expires", "3600"])
+    assert refused.wait(10) == 0, refused.report()
+
+
+def test_sigterm_stops_kamailio_and_frees_every_port(tmp_path: Path):
+    from tests.support.sipp import udp_bound
+
+    own = SipServer(tmp_path / "own")
+    own.start()
+    kamailio_pid = own.kamailio_pid
+    # uvicorn shuts down gracefully, then re-raises the signal it caught: -SIGTERM is a clean stop.
+    assert own.stop() in (0, -signal.SIGTERM), own.output()
+    assert "Traceback" not in own.output()
+    assert wait_until(lambda: not Path(f"/proc/{kamailio_pid}").exists(), 10)
+    assert not udp_bound(own.sip_port)

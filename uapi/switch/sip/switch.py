@@ -1,0 +1,87 @@
+"""`--switch sip`: our SIP engine behind a Kamailio this process starts and supervises.
+
+Kamailio registers the phones (digest authentication against the directory's
+`sipPassword`s), routes what they dial to the engine and what the engine dials to phones or
+the trunk, and tracks every dialog. The engine places the API's calls and bridges the calls
+phones dial. With `proxy` set, Kamailio runs apart (`uapi kamailio-config` renders its
+configuration) and this process only runs the engine.
+"""
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+from uapi.accounts import Directory
+from uapi.settings import SipSettings
+from uapi.store import SqlDialogStore, Store
+from uapi.switch import Direction, EventSink, IncomingHandler, Leg, SwitchEvent
+from uapi.switch.sip.engine import SipEngine
+from uapi.switch.sip.kamailio import Kamailio
+
+log = logging.getLogger("uapi.sip")
+
+
+class SipSwitch:
+    capabilities = SipEngine.capabilities
+
+    def __init__(self, directory: Directory, settings: SipSettings, store: Store) -> None:
+        self.settings = settings
+        self._own_workdir = settings.workdir is None and settings.proxy is None
+        self.kamailio: Kamailio | None = None
+        if settings.proxy is None:
+            workdir = settings.workdir or Path(tempfile.mkdtemp(prefix="uapi-kamailio-"))
+            # The engine's address is known only once it is bound; start() fills it in.
+            self.kamailio = Kamailio(directory, listen=settings.listen, engine=settings.engine,
+                                     trunk=settings.trunk, workdir=workdir)
+        proxy = settings.proxy or (self.kamailio.listen if self.kamailio else settings.listen)
+        self.engine = SipEngine(host=settings.engine[0], port=settings.engine[1], proxy=proxy,
+                                domain=proxy[0], dialogs=SqlDialogStore(store))
+
+    @property
+    def listen(self) -> tuple[str, int]:
+        """Where phones register: our Kamailio, or the external one."""
+        return self.kamailio.listen if self.kamailio else self.engine.proxy  # type: ignore[return-value]
+
+    async def start(self, on_event: EventSink, on_incoming: IncomingHandler) -> Sequence[tuple[str, str]]:
+        await self.engine.bind()
+        if self.kamailio is not None:
+            self.kamailio.engine = self.engine.address
+            await self.kamailio.start()
+        await self.engine.start(on_event, on_incoming)
+        print(self.describe(), flush=True)   # beside the banner: where phones, the engine and the RPC are
+        abandoned = await self.engine.recover()
+        if abandoned:
+            log.warning("ended %d SIP legs a previous process left on calls", len(abandoned))
+        return abandoned
+
+    def describe(self) -> str:
+        engine = "%s:%d" % self.engine.address
+        if self.kamailio is None:
+            return f"  sip         engine {engine}, Kamailio run apart at %s:%d" % self.listen
+        kam = self.kamailio
+        return (f"  sip         Kamailio pid {kam.pid} on udp:%s:%d, JSON-RPC {kam.rpc.url}, engine {engine}"
+                % kam.listen)
+
+    async def stop(self) -> None:
+        try:
+            await self.engine.stop()
+        finally:
+            if self.kamailio is not None:
+                await self.kamailio.stop()
+                if self._own_workdir:
+                    shutil.rmtree(self.kamailio.workdir, ignore_errors=True)
+
+    async def originate(self, call_id: str, leg: Leg, now_ms: int) -> Sequence[SwitchEvent]:
+        return await self.engine.originate(call_id, leg, now_ms)
+
+    async def connect(self, call_id: str, a: str, b: str) -> None:
+        await self.engine.connect(call_id, a, b)
+
+    async def set_direction(self, call_id: str, party: str, direction: Direction) -> None:
+        await self.engine.set_direction(call_id, party, direction)
+
+    async def end(self, call_id: str, parties: Sequence[str]) -> None:
+        await self.engine.end(call_id, parties)
