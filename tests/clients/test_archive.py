@@ -63,8 +63,10 @@ def test_archives_are_byte_stable_and_cached(lang: str, tmp_path: Path) -> None:
     assert other != first
 
 
-def test_archive_of_a_refused_spec_raises() -> None:
+def test_archive_of_a_document_that_is_not_openapi_3_raises(tmp_path: Path) -> None:
+    swagger = tmp_path / "swagger.yaml"
+    swagger.write_text("swagger: '2.0'\ninfo: {title: Old, version: '1'}\npaths: {}\n")
     with pytest.raises(CodegenError):
-        sdk_archive("python", SPECS / "refuse_not.yaml")
+        sdk_archive("python", swagger)
     with pytest.raises(CodegenError):
         sdk_archive("java", SPEC)

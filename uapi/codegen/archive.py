@@ -53,7 +53,7 @@ def sdk_archive(lang: str, spec_path: str | Path) -> bytes:
 def build_archive(lang: str, api: Api) -> bytes:
     files = {name: text for name, text in render(api, lang).items() if name not in _LEFT_OUT}
     if lang == "python":
-        top = f"uapi_client-{api.version}"
+        top = f"{api.naming.module}-{api.version}"
         files["PKG-INFO"] = _pkg_info(api, files.get("README.md", ""))
     else:
         top = "package"
@@ -64,7 +64,7 @@ def _pkg_info(api: Api, readme: str) -> str:
     # Core metadata of an sdist (PEP 643 style); mirrors the generated pyproject.
     return (
         "Metadata-Version: 2.1\n"
-        "Name: uapi-client\n"
+        f"Name: {api.naming.distribution}\n"
         f"Version: {api.version}\n"
         f"Summary: Python client for {api.title}\n"
         "Requires-Python: >=3.10\n"

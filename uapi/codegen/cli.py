@@ -6,7 +6,8 @@ import sys
 import time
 from pathlib import Path
 
-from uapi.codegen.generate import DEFAULT_OUT, LANGUAGES, generate, write_tree
+from uapi.codegen.generate import DEFAULT_OUT, LANGUAGES, render, write_tree
+from uapi.codegen.model import load_api
 from uapi.codegen.spec import CodegenError
 
 DEFAULT_SPEC = "openapi/uapi.yaml"
@@ -18,6 +19,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--templates", help="folder of templates overriding the built-in ones "
                                             "of the same relative path (or file name)")
     parser.add_argument("--spec", default=DEFAULT_SPEC, help=f"OpenAPI document (default: {DEFAULT_SPEC})")
+    parser.add_argument("--package-name", help="Python package / npm package name (default: from info.title)")
+    parser.add_argument("--client-name", help="prefix of the client and error classes, e.g. PetStore for "
+                                              "PetStoreClient and PetStoreError (default: from info.title)")
     parser.add_argument("--check", action="store_true",
                         help="write nothing; exit 1 when the output folder differs from what would be generated")
 
@@ -30,7 +34,12 @@ def run(args: argparse.Namespace) -> int:
         # Run from elsewhere than the repository root: use the repository's own spec.
         spec = Path(__file__).resolve().parents[2] / DEFAULT_SPEC
     try:
-        files = generate(args.lang, spec, args.templates)
+        api = load_api(spec, args.package_name, args.client_name)
+        for warning in api.warnings:
+            print(f"uapi generate: warning: {warning}", file=sys.stderr)
+        if args.lang not in LANGUAGES:
+            raise CodegenError([])
+        files = render(api, args.lang, args.templates)
     except CodegenError as exc:
         print(f"uapi generate: cannot generate a {args.lang} client from {spec}:", file=sys.stderr)
         for problem in exc.problems:

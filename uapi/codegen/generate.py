@@ -35,8 +35,6 @@ MANIFEST = ".uapi-generated"
 # from the same template as src/index.ts without a TypeScript compiler.
 TS_ONLY = re.compile("⟪(.*?)⟫", re.S)
 
-PACKAGE = {"python": {"distribution": "uapi-client", "module": "uapi_client"},
-           "typescript": {"name": "uapi-client"}}
 
 
 class _MemoryBytecodeCache(jinja2.BytecodeCache):
@@ -118,18 +116,21 @@ def render(api: Api, lang: str, templates_dir: str | Path | None = None) -> dict
         bytecode_cache=_BYTECODE,
     )
     helper = PythonLang(api) if lang == "python" else TypeScriptLang(api)
-    _check_type_names(api, lang, helper.reserved_type_names)
     env.filters.update(helper.filters())
     env.filters.update({"snake": snake, "camel": camel, "pascal": pascal})
     context: dict[str, Any] = {
         "api": api,
-        "package": PACKAGE[lang],
+        "package": api.naming.python() if lang == "python" else api.naming.typescript(),
+        "names": api.naming,
+        "features": helper.features,
         "snippets": examples.plan(api),
         "ops_by_id": {op.operation_id: op for op in api.operations},
     }
     files: dict[str, str] = {}
     for name in names:
         out_name = name[: -len(".j2")]
+        if lang == "python" and out_name.startswith("uapi_client/"):
+            out_name = api.naming.module + out_name[len("uapi_client"):]
         text = env.get_template(name).render(context)
         files[out_name] = _finish(out_name, text)
     files[MANIFEST] = "# Files written by `uapi generate`; regeneration replaces them.\n" + "".join(
@@ -137,10 +138,11 @@ def render(api: Api, lang: str, templates_dir: str | Path | None = None) -> dict
     return files
 
 
-def generate(lang: str, spec_path: str | Path, templates_dir: str | Path | None = None) -> dict[str, str]:
+def generate(lang: str, spec_path: str | Path, templates_dir: str | Path | None = None,
+             package_name: str | None = None, client_name: str | None = None) -> dict[str, str]:
     if lang not in LANGUAGES:
         raise CodegenError([Problem("--lang", f"unknown language {lang!r}; choose from {', '.join(LANGUAGES)}")])
-    return render(load_api(spec_path), lang, templates_dir)
+    return render(load_api(spec_path, package_name, client_name), lang, templates_dir)
 
 
 def write_tree(files: dict[str, str], out_dir: str | Path) -> list[str]:
@@ -163,18 +165,6 @@ def write_tree(files: dict[str, str], out_dir: str | Path) -> list[str]:
     for name in sorted(stale):
         (root / name).unlink(missing_ok=True)
     return changed
-
-
-def _check_type_names(api: Api, lang: str, reserved: frozenset[str]) -> None:
-    """Schema types must not shadow what the client's own code defines or names."""
-    taken = dict.fromkeys(reserved, "the client's own code")
-    if lang == "typescript":
-        taken.update({op.pascal_name + "Params": f"the parameters of {op.operation_id}" for op in api.operations})
-    problems = [Problem(definition.pointer, f"schema type {name!r} collides with {taken[name]} in the {lang} "
-                                            "client; rename the schema")
-                for name, definition in api.schemas.items() if name in taken]
-    if problems:
-        raise CodegenError(problems)
 
 
 def _builtin(lang: str) -> Path:

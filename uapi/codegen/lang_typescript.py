@@ -10,26 +10,29 @@ import re
 from typing import Any
 
 from uapi.codegen.examples import ResultRef, Var
+from uapi.codegen.features import features
 from uapi.codegen.model import Api, Operation
+from uapi.codegen.naming import Naming
 from uapi.codegen.names import camel, ts_ident, ts_key
 from uapi.codegen.types import TypeRef
 
 
-# Names the generated module defines, and global types its own code names: a schema
-# type of the same name would shadow them.
-RESERVED_TYPE_NAMES = frozenset({
-    "UapiClient", "UapiError", "BadRequestError", "AuthenticationError", "PermissionDeniedError", "NotFoundError",
-    "RateLimitError", "ServerError", "UapiConnectionError", "ClientOptions", "RequestOptions", "AuthPlacement",
-    "PreparedRequest", "Answer", "Headers", "AbortSignal", "AbortController", "RequestInit", "Promise", "Record",
-    "Array", "AsyncGenerator", "Omit", "Set", "URLSearchParams", "TypeError",
-})
+def reserved_type_names(naming: Naming) -> frozenset[str]:
+    """Names the generated module defines, and global types and values its own code
+    names: a schema type of the same name would shadow them."""
+    return frozenset({
+        naming.ts_client, naming.error, "BadRequestError", "AuthenticationError", "PermissionDeniedError",
+        "NotFoundError", "RateLimitError", "ServerError", naming.connection_error, "ClientOptions", "RequestOptions",
+        "AuthPlacement", "PreparedRequest", "Answer", "Headers", "AbortSignal", "AbortController", "RequestInit",
+        "Promise", "Record", "Array", "AsyncGenerator", "Omit", "Set", "URLSearchParams", "TypeError",
+        "Blob", "FormData", "ArrayBuffer", "StyledParam",
+    })
 
 
 class TypeScriptLang:
-    reserved_type_names = RESERVED_TYPE_NAMES
-
     def __init__(self, api: Api) -> None:
         self.api = api
+        self.features = features(api)
 
     def filters(self) -> dict[str, Any]:
         return {
@@ -41,7 +44,10 @@ class TypeScriptLang:
     def tstype(self, t: TypeRef) -> str:
         if t.enum:
             return " | ".join(tsliteral(v) for v in t.enum)
-        simple = {"string": "string", "integer": "number", "number": "number", "boolean": "boolean", "any": "unknown"}
+        if t.kind == "string" and t.format == "binary":
+            return "Blob"
+        simple = {"string": "string", "integer": "number", "number": "number", "boolean": "boolean", "any": "unknown",
+                  "null": "null"}
         if t.kind in simple:
             return simple[t.kind]
         if t.kind in ("model", "alias"):
@@ -53,7 +59,7 @@ class TypeScriptLang:
         if t.kind == "map":
             assert t.item is not None
             return f"Record<string, {self.tstype(t.item)}>"
-        return " | ".join(self.tstype(v) for v in t.variants)
+        return " | ".join(dict.fromkeys(self.tstype(v) for v in t.variants))
 
     def value(self, value: Any) -> str:
         """A README argument: JSON data whose leaves may be credentials or earlier results."""
@@ -106,7 +112,10 @@ def path_expr(op: Operation) -> str:
     by_name = {p.name: p for p in op.params_in("path")}
     for i, piece in enumerate(re.split(r"\{([^}]+)\}", op.path)):
         if i % 2:
-            parts.append(f"pathSegment(params.{by_name[piece].ts_name})")
+            p = by_name[piece]
+            value = f"params.{p.ts_name}" if p.plain else (
+                f"pathValue({tsliteral(p.name)}, params.{p.ts_name}, {tsliteral(p.style)}, {tsliteral(p.explode)})")
+            parts.append(f"pathSegment({value})")
         elif piece:
             parts.append(json.dumps(piece))
     return " + ".join(parts) or '""'

@@ -1,8 +1,10 @@
 """Loading an OpenAPI document and walking it by JSON pointer.
 
-Every error the generator raises names the JSON pointer of the construct it
-refused, so a spec author can jump straight to it; this module owns that
-vocabulary (pointers, local `$ref` resolution, the error type).
+Every warning and error names the JSON pointer of its construct, so a spec
+author can jump straight to it; this module owns that vocabulary (pointers,
+local `$ref` resolution, `Unsupported` for one skipped construct, `CodegenError`
+for the few things that stop generation: a file that is not an OpenAPI 3.x
+document, bad command-line input).
 """
 from __future__ import annotations
 
@@ -57,20 +59,31 @@ def parse_document(text: str) -> dict[str, Any]:
         raise CodegenError([Problem("#", "the document is not a mapping")])
     data = dict(_plain(data))
     version = str(data.get("openapi", ""))
-    if not version.startswith("3.0"):
-        raise CodegenError([Problem("#/openapi", f"only OpenAPI 3.0.x is supported, got {version or 'nothing'!r}")])
+    if not version.startswith(("3.0", "3.1")):
+        raise CodegenError([Problem("#/openapi", f"only OpenAPI 3.0.x and 3.1.x are supported, "
+                                                 f"got {version or 'nothing'!r}")])
     return data
 
 
+class Unsupported(Exception):
+    """One construct cannot be expressed: the caller skips just that construct
+    (an operation, a parameter, a field's type) and records the problem as a warning."""
+
+    def __init__(self, where: str, message: str) -> None:
+        self.problem = Problem(where, message)
+        super().__init__(str(self.problem))
+
+
 class Resolver:
-    """Follows local `$ref`s; external references are refused."""
+    """Follows local `$ref`s; external or dangling references raise `Unsupported`,
+    so only the construct holding them is skipped."""
 
     def __init__(self, document: dict[str, Any]) -> None:
         self.document = document
 
     def lookup(self, ref: str, where: str) -> Any:
         if not ref.startswith("#/"):
-            raise CodegenError([Problem(where, f"only local references are supported, got {ref!r}")])
+            raise Unsupported(where, f"only local references are supported, got {ref!r}")
         node: Any = self.document
         for raw in ref[2:].split("/"):
             token = raw.replace("~1", "/").replace("~0", "~")
@@ -79,7 +92,7 @@ class Resolver:
             elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
                 node = node[int(token)]
             else:
-                raise CodegenError([Problem(where, f"reference {ref!r} points nowhere")])
+                raise Unsupported(where, f"reference {ref!r} points nowhere")
         return node
 
     def deref(self, node: Any, where: str) -> tuple[Any, str]:
@@ -88,9 +101,9 @@ class Resolver:
         while isinstance(node, dict) and "$ref" in node:
             ref = node["$ref"]
             if not isinstance(ref, str):
-                raise CodegenError([Problem(where, "$ref must be a string")])
+                raise Unsupported(where, "$ref must be a string")
             if ref in seen:
-                raise CodegenError([Problem(where, f"reference cycle through {ref!r}")])
+                raise Unsupported(where, f"reference cycle through {ref!r}")
             seen.append(ref)
             node = self.lookup(ref, where)
             where = ref

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Kind = Literal["string", "integer", "number", "boolean", "any", "model", "alias", "array", "map", "union"]
-JsonKind = Literal["string", "integer", "number", "boolean", "object", "array"]
+Kind = Literal["string", "integer", "number", "boolean", "null", "any", "model", "alias", "array", "map", "union"]
+JsonKind = Literal["string", "integer", "number", "boolean", "null", "object", "array"]
 
 
 @dataclass(frozen=True)
@@ -18,8 +18,11 @@ class TypeRef:
     """A use of a type.
 
     `model` and `alias` name a definition (so recursive schemas stay finite);
-    `array`/`map` carry their element in `item`; `union` its `variants`, which
-    are pairwise distinguishable by JSON kind (checked when the model is built).
+    `array`/`map` carry their element in `item`; `union` its `variants`.
+    A union whose members differ in JSON kind is decoded by one type test;
+    otherwise by the discriminator (`tags`: member name -> its values of the
+    `discriminator` property), else by trying members in order. Nullable
+    types are unions with a `null` member. `enum` may mix scalar kinds and null.
     """
 
     kind: Kind
@@ -31,6 +34,23 @@ class TypeRef:
     # What the value looks like on the wire; lets unions be told apart by a
     # single type test on the decoded JSON.
     json_kind: JsonKind | None = None
+    discriminator: str = ""
+    tags: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    @property
+    def is_nullable_union(self) -> bool:
+        return self.kind == "union" and any(v.kind == "null" for v in self.variants)
+
+    @property
+    def kind_distinct(self) -> bool:
+        """Members told apart by the JSON kind alone (the original union decoding)."""
+        kinds = [v.json_kind for v in self.variants]
+        return (None not in kinds and "null" not in kinds and len(set(kinds)) == len(kinds)
+                and not {"integer", "number"} <= set(kinds) and not self.discriminator)
+
+
+ANY = TypeRef("any")
+NULL = TypeRef("null", json_kind="null")
 
 
 @dataclass(frozen=True)
@@ -39,6 +59,7 @@ class Property:
     type: TypeRef
     required: bool
     description: str = ""
+    py_name: str = ""  # the attribute, unique within its model; set by the model builder
 
 
 @dataclass(frozen=True)
@@ -52,6 +73,8 @@ class ModelDef:
     # False when the schema says additionalProperties: false; unknown fields are
     # otherwise kept so a model re-encodes to exactly what was received.
     open: bool = True
+    # additionalProperties given as a schema beside properties.
+    extra: TypeRef | None = None
 
 
 @dataclass(frozen=True)

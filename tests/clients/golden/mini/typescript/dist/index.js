@@ -4,10 +4,10 @@
 // ES module on the global fetch (Node 18+, browsers, Deno, Bun).
 
 // ---------------------------------------------------------------------------
-// Errors: every failure throws a UapiError; the subclass tells the family.
+// Errors: every failure throws a MiniThingsError; the subclass tells the family.
 
 /** A request failed: `status` (0 without an answer), `code` the reason, `message`, `headers`. */
-export class UapiError extends Error {
+export class MiniThingsError extends Error {
   constructor(status, code, message, headers = new Headers(), body = undefined) {
     super(message);
     this.name = new.target.name;
@@ -19,19 +19,19 @@ export class UapiError extends Error {
 }
 
 /** 400: a parameter or body field is invalid; `code` names it. */
-export class BadRequestError extends UapiError {}
+export class BadRequestError extends MiniThingsError {}
 /** 401: no token, an unknown or expired one, or bad app credentials. */
-export class AuthenticationError extends UapiError {}
+export class AuthenticationError extends MiniThingsError {}
 /** 403: the token is valid but may not act on what was named. */
-export class PermissionDeniedError extends UapiError {}
+export class PermissionDeniedError extends MiniThingsError {}
 /** 404: no such resource. */
-export class NotFoundError extends UapiError {}
+export class NotFoundError extends MiniThingsError {}
 /** 429: too many requests, still refused after the client's retries. */
-export class RateLimitError extends UapiError {}
+export class RateLimitError extends MiniThingsError {}
 /** 5xx: the server failed. */
-export class ServerError extends UapiError {}
+export class ServerError extends MiniThingsError {}
 /** No answer: the connection failed or timed out, after the client's retries. */
-export class UapiConnectionError extends UapiError {}
+export class MiniThingsConnectionError extends MiniThingsError {}
 
 function errorForStatus(status, code, message, headers, body) {
   const byStatus = {
@@ -41,7 +41,7 @@ function errorForStatus(status, code, message, headers, body) {
     404: NotFoundError,
     429: RateLimitError,
   };
-  const Kind = byStatus[status] ?? (status >= 500 ? ServerError : UapiError);
+  const Kind = byStatus[status] ?? (status >= 500 ? ServerError : MiniThingsError);
   return new Kind(status, code, message, headers, body);
 }
 
@@ -127,7 +127,7 @@ function decode(answer) {
   try {
     return JSON.parse(answer.text);
   } catch (error) {
-    throw new UapiError(answer.status, "invalid_response", `the answer is not JSON: ${String(error)}`, answer.headers);
+    throw new MiniThingsError(answer.status, "invalid_response", `the answer is not JSON: ${String(error)}`, answer.headers);
   }
 }
 
@@ -139,9 +139,9 @@ function decode(answer) {
  *
  * Authenticate with `token`, or with `clientId` and `clientSecret`.
  * Idempotent requests (GET, PUT, DELETE) are retried with exponential backoff on connection
- * errors and on 429 and 503, honouring Retry-After. Failures throw `UapiError` subclasses.
+ * errors and on 429 and 503, honouring Retry-After. Failures throw `MiniThingsError` subclasses.
  */
-export class UapiClient {
+export class MiniThingsClient {
   constructor(options) {
     if ((options.clientId === undefined) !== (options.clientSecret === undefined)) {
       throw new TypeError("clientId and clientSecret go together");
@@ -309,7 +309,7 @@ export class UapiClient {
     );
     const payload = decode(answer);
     if (typeof payload.access_token !== "string") {
-      throw new UapiError(answer.status, "invalid_response", "the token answer has no access_token", answer.headers);
+      throw new MiniThingsError(answer.status, "invalid_response", "the token answer has no access_token", answer.headers);
     }
     const lifetime = typeof payload.expires_in === "number" ? payload.expires_in : 0;
     this.token = payload.access_token;
@@ -339,7 +339,7 @@ export class UapiClient {
         if (options.signal?.aborted) throw error;
         const delay = this.retryDelay(request.method, attempt, undefined);
         if (delay === undefined) {
-          throw new UapiConnectionError(0, "connection_error", String(error));
+          throw new MiniThingsConnectionError(0, "connection_error", String(error));
         }
         await sleep(delay);
         attempt += 1;

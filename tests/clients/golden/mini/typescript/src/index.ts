@@ -127,7 +127,7 @@ export interface LogInParams {
 // Client configuration.
 
 export interface ClientOptions {
-  /** Where the API is served, e.g. `https://pbx.example.com`. */
+  /** Where the API is served, e.g. `https://api.example.com`. */
   baseUrl: string;
   /** A bearer token to use as is. */
   token?: string | undefined;
@@ -186,10 +186,10 @@ interface Answer {
 
 
 // ---------------------------------------------------------------------------
-// Errors: every failure throws a UapiError; the subclass tells the family.
+// Errors: every failure throws a MiniThingsError; the subclass tells the family.
 
 /** A request failed: `status` (0 without an answer), `code` the reason, `message`, `headers`. */
-export class UapiError extends Error {
+export class MiniThingsError extends Error {
   readonly status: number;
   readonly code: string;
   readonly headers: Headers;
@@ -206,29 +206,29 @@ export class UapiError extends Error {
 }
 
 /** 400: a parameter or body field is invalid; `code` names it. */
-export class BadRequestError extends UapiError {}
+export class BadRequestError extends MiniThingsError {}
 /** 401: no token, an unknown or expired one, or bad app credentials. */
-export class AuthenticationError extends UapiError {}
+export class AuthenticationError extends MiniThingsError {}
 /** 403: the token is valid but may not act on what was named. */
-export class PermissionDeniedError extends UapiError {}
+export class PermissionDeniedError extends MiniThingsError {}
 /** 404: no such resource. */
-export class NotFoundError extends UapiError {}
+export class NotFoundError extends MiniThingsError {}
 /** 429: too many requests, still refused after the client's retries. */
-export class RateLimitError extends UapiError {}
+export class RateLimitError extends MiniThingsError {}
 /** 5xx: the server failed. */
-export class ServerError extends UapiError {}
+export class ServerError extends MiniThingsError {}
 /** No answer: the connection failed or timed out, after the client's retries. */
-export class UapiConnectionError extends UapiError {}
+export class MiniThingsConnectionError extends MiniThingsError {}
 
-function errorForStatus(status: number, code: string, message: string, headers: Headers, body: unknown): UapiError {
-  const byStatus: Record<number, typeof UapiError> = {
+function errorForStatus(status: number, code: string, message: string, headers: Headers, body: unknown): MiniThingsError {
+  const byStatus: Record<number, typeof MiniThingsError> = {
     400: BadRequestError,
     401: AuthenticationError,
     403: PermissionDeniedError,
     404: NotFoundError,
     429: RateLimitError,
   };
-  const Kind = byStatus[status] ?? (status >= 500 ? ServerError : UapiError);
+  const Kind = byStatus[status] ?? (status >= 500 ? ServerError : MiniThingsError);
   return new Kind(status, code, message, headers, body);
 }
 
@@ -291,7 +291,7 @@ function parseJson(text: string): unknown {
 }
 
 /** Reads `{"error": {"code", "message"}}` and RFC 6749 `{"error", "error_description"}`. */
-function errorFromAnswer(answer: Answer): UapiError {
+function errorFromAnswer(answer: Answer): MiniThingsError {
   const body = parseJson(answer.text);
   let code = `http_${answer.status}`;
   let message = "request failed";
@@ -314,7 +314,7 @@ function decode<T>(answer: Answer): T {
   try {
     return JSON.parse(answer.text) as T;
   } catch (error) {
-    throw new UapiError(answer.status, "invalid_response", `the answer is not JSON: ${String(error)}`, answer.headers);
+    throw new MiniThingsError(answer.status, "invalid_response", `the answer is not JSON: ${String(error)}`, answer.headers);
   }
 }
 
@@ -326,9 +326,9 @@ function decode<T>(answer: Answer): T {
  *
  * Authenticate with `token`, or with `clientId` and `clientSecret`.
  * Idempotent requests (GET, PUT, DELETE) are retried with exponential backoff on connection
- * errors and on 429 and 503, honouring Retry-After. Failures throw `UapiError` subclasses.
+ * errors and on 429 and 503, honouring Retry-After. Failures throw `MiniThingsError` subclasses.
  */
-export class UapiClient {
+export class MiniThingsClient {
   private readonly baseUrl: string;
   private readonly clientId: string | undefined;
   private readonly clientSecret: string | undefined;
@@ -511,7 +511,7 @@ export class UapiClient {
     );
     const payload = decode<{ access_token?: unknown; expires_in?: unknown }>(answer);
     if (typeof payload.access_token !== "string") {
-      throw new UapiError(answer.status, "invalid_response", "the token answer has no access_token", answer.headers);
+      throw new MiniThingsError(answer.status, "invalid_response", "the token answer has no access_token", answer.headers);
     }
     const lifetime = typeof payload.expires_in === "number" ? payload.expires_in : 0;
     this.token = payload.access_token;
@@ -541,7 +541,7 @@ export class UapiClient {
         if (options.signal?.aborted) throw error;
         const delay = this.retryDelay(request.method, attempt, undefined);
         if (delay === undefined) {
-          throw new UapiConnectionError(0, "connection_error", String(error));
+          throw new MiniThingsConnectionError(0, "connection_error", String(error));
         }
         await sleep(delay);
         attempt += 1;

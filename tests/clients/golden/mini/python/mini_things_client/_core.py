@@ -16,14 +16,14 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
-from uapi_client.errors import AuthenticationError, UapiConnectionError, UapiError, error_for_status
+from mini_things_client.errors import AuthenticationError, MiniThingsConnectionError, MiniThingsError, error_for_status
 
 T = TypeVar("T")
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 RETRY_STATUSES = frozenset({429, 503})
 TOKEN_URL = None
-USER_AGENT = "uapi-client/0.1.0 (python)"
+USER_AGENT = "mini-things-client/0.1.0 (python)"
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,7 @@ class TokenState:
             self.token = None
             self.expires_at = None
 
-    def missing(self) -> UapiError:
+    def missing(self) -> MiniThingsError:
         return AuthenticationError(401, "missing_credentials",
                                    "no token: pass token= or client_id= and client_secret= to the client")
 
@@ -209,8 +209,8 @@ def send_args(base_url: str, request: Request, token: str | None, default_header
     return args
 
 
-def error_from_response(response: httpx.Response) -> UapiError:
-    """The UapiError for a non-2xx answer.
+def error_from_response(response: httpx.Response) -> MiniThingsError:
+    """The MiniThingsError for a non-2xx answer.
 
     Reads `{"error": {"code", "message"}}` (every /uapi failure) and RFC 6749
     `{"error", "error_description"}` (the OAuth endpoint).
@@ -231,17 +231,17 @@ def error_from_response(response: httpx.Response) -> UapiError:
     return error_for_status(response.status_code, code, message, response.headers, body)
 
 
-def invalid_response(response: httpx.Response, exc: Exception) -> UapiError:
-    return UapiError(response.status_code, "invalid_response",
+def invalid_response(response: httpx.Response, exc: Exception) -> MiniThingsError:
+    return MiniThingsError(response.status_code, "invalid_response",
                      f"the answer does not match the API description: {exc!r}", response.headers)
 
 
-def connection_error(exc: Exception) -> UapiError:
-    return UapiConnectionError(0, "connection_error", f"{type(exc).__name__}: {exc}")
+def connection_error(exc: Exception) -> MiniThingsError:
+    return MiniThingsConnectionError(0, "connection_error", f"{type(exc).__name__}: {exc}")
 
 
 def decode(response: httpx.Response, decoder: Callable[[Any], T]) -> T:
-    """Decode a JSON answer; an answer that does not fit its schema raises UapiError."""
+    """Decode a JSON answer; an answer that does not fit its schema raises MiniThingsError."""
     try:
         return decoder(response.json())
     except (ValueError, KeyError, TypeError, AttributeError) as exc:

@@ -14,8 +14,8 @@ from typing import Any, Literal
 
 import httpx
 
-from uapi_client import _core
-from uapi_client.models import (
+from mini_things_client import _core
+from mini_things_client.models import (
     CreateThingRequest,
     CreateThingResponse,
     Level,
@@ -42,7 +42,7 @@ class Client:
 
     Idempotent requests (GET, PUT, DELETE) are retried with exponential backoff
     on connection errors and on 429 and 503, honouring Retry-After. Failures
-    raise `uapi_client.UapiError` subclasses.
+    raise `mini_things_client.MiniThingsError` subclasses.
     """
 
     def __init__(
@@ -61,7 +61,7 @@ class Client:
         http_client: httpx.Client | None = None,
     ) -> None:
         """Args:
-            base_url: where the API is served, e.g. `https://pbx.example.com`.
+            base_url: where the API is served, e.g. `https://api.example.com`.
             token: a bearer token to use as is.
             client_id: app id, to let the client fetch and renew tokens itself.
             client_secret: app secret, with `client_id`.
@@ -163,7 +163,7 @@ class Client:
             Thing.
 
         Raises:
-            UapiError: on any failure; the subclass tells the family, `code` the reason.
+            MiniThingsError: on any failure; the subclass tells the family, `code` the reason.
         """
         request = _core.Request(
             "GET",
@@ -199,7 +199,7 @@ class Client:
             extra_headers: headers to add to this call.
 
         Raises:
-            UapiError: on any failure; the subclass tells the family, `code` the reason.
+            MiniThingsError: on any failure; the subclass tells the family, `code` the reason.
         """
         request = _core.Request(
             "PUT",
@@ -235,7 +235,7 @@ class Client:
             ListThingsResponse; empty when the server answers 204.
 
         Raises:
-            UapiError: on any failure; the subclass tells the family, `code` the reason.
+            MiniThingsError: on any failure; the subclass tells the family, `code` the reason.
         """
         request = _core.Request(
             "GET",
@@ -303,7 +303,7 @@ class Client:
             CreateThingResponse.
 
         Raises:
-            UapiError: on any failure; the subclass tells the family, `code` the reason.
+            MiniThingsError: on any failure; the subclass tells the family, `code` the reason.
         """
         request = _core.Request(
             "POST",
@@ -333,7 +333,7 @@ class Client:
             LogInResponse.
 
         Raises:
-            UapiError: on any failure; the subclass tells the family, `code` the reason.
+            MiniThingsError: on any failure; the subclass tells the family, `code` the reason.
         """
         request = _core.Request(
             "POST",
@@ -354,7 +354,7 @@ class AsyncClient:
 
     Idempotent requests (GET, PUT, DELETE) are retried with exponential backoff
     on connection errors and on 429 and 503, honouring Retry-After. Failures
-    raise `uapi_client.UapiError` subclasses.
+    raise `mini_things_client.MiniThingsError` subclasses.
     """
 
     def __init__(
@@ -373,7 +373,7 @@ class AsyncClient:
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
         """Args:
-            base_url: where the API is served, e.g. `https://pbx.example.com`.
+            base_url: where the API is served, e.g. `https://api.example.com`.
             token: a bearer token to use as is.
             client_id: app id, to let the client fetch and renew tokens itself.
             client_secret: app secret, with `client_id`.
@@ -475,7 +475,7 @@ class AsyncClient:
             Thing.
 
         Raises:
-            UapiError: on any failure; the subclass tells the family, `code` the reason.
+            MiniThingsError: on any failure; the subclass tells the family, `code` the reason.
         """
         request = _core.Request(
             "GET",
@@ -511,7 +511,7 @@ class AsyncClient:
             extra_headers: headers to add to this call.
 
         Raises:
-            UapiError: on any failure; the subclass tells the family, `code` the reason.
+            MiniThingsError: on any failure; the subclass tells the family, `code` the reason.
         """
         request = _core.Request(
             "PUT",
@@ -547,7 +547,7 @@ class AsyncClient:
             ListThingsResponse; empty when the server answers 204.
 
         Raises:
-            UapiError: on any failure; the subclass tells the family, `code` the reason.
+            MiniThingsError: on any failure; the subclass tells the family, `code` the reason.
         """
         request = _core.Request(
             "GET",
@@ -616,7 +616,7 @@ class AsyncClient:
             CreateThingResponse.
 
         Raises:
-            UapiError: on any failure; the subclass tells the family, `code` the reason.
+            MiniThingsError: on any failure; the subclass tells the family, `code` the reason.
         """
         request = _core.Request(
             "POST",
@@ -646,7 +646,7 @@ class AsyncClient:
             LogInResponse.
 
         Raises:
-            UapiError: on any failure; the subclass tells the family, `code` the reason.
+            MiniThingsError: on any failure; the subclass tells the family, `code` the reason.
         """
         request = _core.Request(
             "POST",
