@@ -143,11 +143,14 @@ class SipEngine(InboundMixin):
         leg = self._leg(call_id, party)
         if leg is None or leg.state != "confirmed":
             return
-        partner = self._leg(call_id, leg.partner) if leg.partner else None
-        base = (partner.remote_sdp if partner and partner.remote_sdp else None) or leg.origin.last_sent
-        if base is None:
-            return
-        self._reinvite(leg, sdp.with_direction(base, direction), lambda resp: None)
+
+        def body() -> bytes | None:
+            """Computed when the re-INVITE leaves: a pending connect may still set the partner."""
+            partner = self._leg(call_id, leg.partner) if leg.partner else None
+            base = (partner.remote_sdp if partner and partner.remote_sdp else None) or leg.origin.last_sent
+            return sdp.with_direction(base, direction) if base else None
+
+        self._reinvite(leg, body, lambda resp: None)
 
     async def end(self, call_id: str, parties: Sequence[str]) -> None:
         self._end_parties(call_id, parties)
@@ -307,7 +310,8 @@ class SipEngine(InboundMixin):
 
         self._reinvite(a, offerer.deferred_offer, answered)
 
-    def _reinvite(self, leg: SipLeg, body: bytes | None, done: Callable[[SipMessage | None], None]) -> None:
+    def _reinvite(self, leg: SipLeg, body: bytes | None | Callable[[], bytes | None],
+                  done: Callable[[SipMessage | None], None]) -> None:
         leg.reinvites.append((body, done))
         if not leg.invite_busy:
             self._next_reinvite(leg)
@@ -316,6 +320,12 @@ class SipEngine(InboundMixin):
         if leg.invite_busy or not leg.reinvites or not leg.live:
             return
         body, done = leg.reinvites.pop(0)
+        if callable(body):
+            body = body()
+            if body is None:                                  # nothing to offer yet: skip it
+                done(None)
+                self._next_reinvite(leg)
+                return
         leg.invite_busy = True
         stamped = leg.origin.stamp(body) if body else b""
         request = leg.request("INVITE", stamped)
