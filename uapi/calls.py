@@ -356,11 +356,11 @@ class CallService:
             await self.switch.end(call_id, commands.end)
         for party, direction in commands.directions:
             await self.switch.set_direction(call_id, party, direction)
+        known: list[SwitchEvent] = []
+        for leg in commands.originate:   # before connecting: a party joins and is connected at once (PickUp)
+            known += await self.switch.originate(call_id, leg, self.now_ms())
         for a, b in commands.connect:
             await self.switch.connect(call_id, a, b)
-        known: list[SwitchEvent] = []
-        for leg in commands.originate:
-            known += await self.switch.originate(call_id, leg, self.now_ms())
         if known:
             return await self._apply_events(call_id, known) or after
         return after

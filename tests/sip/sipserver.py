@@ -58,6 +58,7 @@ class SipServer:
         self.port = free_tcp_port()
         self.sip_port = free_udp_port()
         self.trunk_port = free_udp_port()
+        self.engine_port = free_udp_port()   # fixed, as in production: phones send in-dialog requests there
         self.log = workdir / "server.log"
         self.process: subprocess.Popen[bytes] | None = None
         self.kamailio_pid = 0
@@ -76,17 +77,19 @@ class SipServer:
         return [sys.executable, "-m", "uapi.cli", "serve", "--host", HOST, "--port", str(self.port),
                 "--directory", str(self.directory), "--database", self.database, "--switch", "sip",
                 "--sip-listen", self.sip_target, "--sip-trunk", f"{HOST}:{self.trunk_port}",
+                "--sip-engine", f"{HOST}:{self.engine_port}",
                 "--sip-workdir", str(self.workdir / "kamailio"), "--log-level", "warning"]
 
     def start(self, timeout: float = 60) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        offset = len(self.output())   # a restart appends to the same log
         with open(self.log, "ab") as out:
             self.process = subprocess.Popen(self.command(), stdout=out, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"uapi serve exited {self.process.returncode}:\n{self.output()[-3000:]}")
-            match = RPC_LINE.search(self.output())
+            match = RPC_LINE.search(self.output()[offset:])
             if match and self._answers():
                 self.kamailio_pid, self.rpc_url = int(match.group(1)), match.group(3)
                 return

@@ -183,3 +183,55 @@ def test_sigterm_stops_kamailio_and_frees_every_port(tmp_path: Path):
     assert "Traceback" not in own.output()
     assert wait_until(lambda: not Path(f"/proc/{kamailio_pid}").exists(), 10)
     assert not udp_bound(own.sip_port)
+
+
+def test_after_a_crash_the_restarted_server_ends_every_call_the_phones_were_left_in(tmp_path: Path, sip_agents):
+    crashed = SipServer(tmp_path / "crash")
+    crashed.start()
+    try:
+        john = phone(sip_agents, crashed, "0003*210", timeout_s=30)
+        number = trunk(sip_agents, crashed, timeout_s=30)
+        call = crashed.create("8887785")
+        crashed.until(call["id"], answered)
+        assert wait_until(lambda: len(number.received("INVITE")) and len(john.received("INVITE")) >= 2, 5)
+        crashed.stop(signal.SIGKILL)          # no goodbye: both phones are still in the call
+        assert john.returncode is None and number.returncode is None
+        crashed.start()                       # same database, same SIP addresses
+        assert methods(john).count("BYE") == 1 and methods(number).count("BYE") == 1
+        ended = crashed.call(call["id"])
+        assert (ended["endedBy"], ended["cause"]) == ("system", "switch_restart")
+        assert crashed.no_dialogs_left(10), crashed.live_dialogs()
+    finally:
+        crashed.stop()
+
+
+def test_transfer_rings_the_new_party_connects_it_and_byes_the_one_leaving(server, sip_agents):
+    john = phone(sip_agents, server, "0003*210")
+    desk = phone(sip_agents, server, "0003*211")
+    number = trunk(sip_agents, server)
+    call = server.create("8887786", query="?allowPublicTransfer=true")
+    server.until(call["id"], answered)
+    response = server.request("PUT", f"{ME}/@self/{call['id']}", json={
+        "action": "Transfer", "transferNumber": "8887786", "transferFromNumber": "210", "sendCallTo": "211"})
+    assert response.status_code == 200, response.text
+    assert methods(john) == ["INVITE", "ACK", "INVITE", "ACK", "BYE"]
+    moved = server.until(call["id"], lambda c: views(c).get("0003*211", {}).get("status") == 5)
+    assert views(moved)["0003*210"]["disposition"] == 0
+    assert wait_until(lambda: len(number.received("INVITE")) >= 2, 5)   # re-INVITEd with the desk's media
+    assert server.request("DELETE", f"{ME}/211/{call['id']}").status_code == 200
+    assert methods(desk).count("BYE") == 1 and methods(number).count("BYE") == 1
+
+
+def test_pick_up_replaces_the_ringing_party(server, sip_agents):
+    john = phone(sip_agents, server, "0003*210")
+    ringing = phone(sip_agents, server, "0003*220", scenario="phone_ring.xml")
+    desk = phone(sip_agents, server, "0003*211")
+    call = server.create("220")
+    server.until(call["id"], lambda c: views(c)["0003*220"]["status"] == 3)
+    response = server.request("PUT", f"{ME}/@self/{call['id']}", json={
+        "action": "PickUp", "phoneCallViewId": "01", "sendCallTo": "211"})
+    assert response.status_code == 200, response.text
+    assert methods(ringing) == ["INVITE", "CANCEL", "ACK"]
+    assert wait_until(lambda: len(john.received("INVITE")) >= 2, 5)   # re-INVITEd: connected to the desk
+    assert server.request("DELETE", f"{ME}/210/{call['id']}").status_code == 200
+    assert methods(john).count("BYE") == 1 and methods(desk).count("BYE") == 1

@@ -454,13 +454,13 @@ class UpdatePhoneCallRequest:
         if self.format is not None:
             data["format"] = self.format
         if self.max_in_parking is not None:
-            data["maxInParking"] = (self.max_in_parking if (isinstance(self.max_in_parking, int) and not isinstance(self.max_in_parking, bool)) else encode_numeric_string(self.max_in_parking))
+            data["maxInParking"] = (self.max_in_parking if isinstance(self.max_in_parking, int) else encode_numeric_string(self.max_in_parking))
         if self.send_call_to is not None:
             data["sendCallTo"] = self.send_call_to
         if self.caller_id is not None:
             data["callerId"] = self.caller_id
         if self.wait_for_pickup is not None:
-            data["waitForPickup"] = (self.wait_for_pickup if (isinstance(self.wait_for_pickup, int) and not isinstance(self.wait_for_pickup, bool)) else encode_numeric_string(self.wait_for_pickup))
+            data["waitForPickup"] = (self.wait_for_pickup if isinstance(self.wait_for_pickup, int) else encode_numeric_string(self.wait_for_pickup))
         if self.private is not None:
             data["private"] = self.private
         if self.transfer_from_number is not None:
