@@ -199,6 +199,7 @@ async def test_killed_kamailio_is_restarted_and_stop_leaves_nothing(tmp_path: Pa
         assert await restarted(), kamailio.last_error
         assert "SIGKILL" in (kamailio.last_error or "")
         assert (await kamailio.rpc.call("core.version")).startswith("kamailio")
+        assert await kamailio.rpc.dialogs() == [] and await kamailio.rpc.registrations() == {}
         second = kamailio.pid
     finally:
         await kamailio.stop()
