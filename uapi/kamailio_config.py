@@ -4,7 +4,8 @@
 service of its own instead (your init system supervises it; the API restarts without
 dropping registrations), render its config here with a fixed engine address, start
 Kamailio with it, and run `uapi serve --switch sip --sip-proxy HOST:PORT --sip-engine
-HOST:PORT` with the same addresses.
+HOST:PORT` with the same addresses. Several API processes (on one PostgreSQL) may share one
+Kamailio: give each its own `--sip-engine` and list them all here.
 """
 from __future__ import annotations
 
@@ -21,8 +22,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--directory", type=Path, metavar="FILE", help="the directory (default: the demo one)")
     parser.add_argument("--sip-listen", metavar="HOST:PORT", type=address, default=("127.0.0.1", 5060),
                         help="where Kamailio listens for phones (default 127.0.0.1:5060)")
-    parser.add_argument("--sip-engine", metavar="HOST:PORT", type=address, required=True,
-                        help="the fixed address `uapi serve --sip-engine` will listen on")
+    parser.add_argument("--sip-engine", metavar="HOST:PORT", type=address, required=True, action="append",
+                        help="the fixed address `uapi serve --sip-engine` will listen on; repeat it for "
+                             "each API process sharing this Kamailio")
     parser.add_argument("--sip-trunk", metavar="HOST:PORT", type=address, help="where public numbers go")
     parser.add_argument("--rpc", metavar="HOST:PORT", type=address, default=("127.0.0.1", 5071),
                         help="Kamailio's JSON-RPC (HTTP) address (default 127.0.0.1:5071)")
@@ -34,7 +36,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from uapi.switch.sip.kamailio import KamailioError, render_config
 
-    if args.sip_engine[1] == 0:
+    if any(port == 0 for _host, port in args.sip_engine):
         return _fail("--sip-engine needs a fixed port: Kamailio sends the phones' calls there")
     try:
         directory = Directory.load(args.directory or DEMO_DIRECTORY)

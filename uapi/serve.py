@@ -174,6 +174,9 @@ def _print_banner(args: argparse.Namespace, directory: Directory, watched: list[
     if args.directory is None:
         lines.append("  demo apps (client_id / client_secret -> account):")
         lines += [f"    {app.client_id} / {app.client_secret} -> {app.principal.account}" for app in directory.apps.values()]
+        if args.switch == "sip":
+            lines.append("  demo phones (SIP user / password): " + ", ".join(
+                f"{user} / {password}" for user, password in directory.sip_credentials()))
         insecure = "-k " if args.tls_cert else ""  # a self-signed certificate needs -k
         lines.append(f"  try: curl -s {insecure}-d grant_type=client_credentials -d client_id=demo-user "
                      f"-d client_secret=demo-user-secret {base}/oauth/token")

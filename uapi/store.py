@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
 metadata = MetaData()
+JSON_DOC = JSON().with_variant(JSONB(), "postgresql")   # a JSON document column, binary on PostgreSQL
 
 calls = Table(
     "calls",
@@ -46,7 +47,7 @@ calls = Table(
     Column("version", Integer, nullable=False),
     # The PhoneCall as answered (minus links): views and parties change together with
     # `version`, so one JSON document keeps each transition a single-row UPDATE.
-    Column("doc", JSON().with_variant(JSONB(), "postgresql"), nullable=False),
+    Column("doc", JSON_DOC, nullable=False),
     # No index on (ended, published): lists are served from call_members, and such an index
     # lured SQLite into scanning every live call of the store.
     Index("ix_calls_next_event", "next_event"),
@@ -88,7 +89,7 @@ sip_dialogs = Table(
     metadata,
     Column("call_id", String(64), primary_key=True),
     Column("party", String(64), primary_key=True),
-    Column("record", JSON().with_variant(JSONB(), "postgresql"), nullable=False),
+    Column("record", JSON_DOC, nullable=False),
 )
 
 

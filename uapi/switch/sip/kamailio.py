@@ -21,7 +21,7 @@ import time
 from collections import deque
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import httpx
 import jinja2
@@ -55,12 +55,19 @@ def ha1(user: str, realm: str, password: str) -> str:
     return hashlib.md5(f"{user}:{realm}:{password}".encode()).hexdigest()
 
 
-def render_config(directory: Directory, *, listen: tuple[str, int], rpc: tuple[str, int], engine: tuple[str, int],
+def render_config(directory: Directory, *, listen: tuple[str, int], rpc: tuple[str, int],
+                  engine: tuple[str, int] | Sequence[tuple[str, int]],
                   trunk: tuple[str, int] | None, workdir: Path) -> str:
-    """The Kamailio config for these addresses; phones are the directory's extensions with a sipPassword."""
+    """The Kamailio config for these addresses; phones are the directory's extensions with a sipPassword.
+
+    `engine` may list several engines (one per API process sharing this Kamailio): all are
+    trusted, and the calls phones dial go to them in turn, to the next one when one fails.
+    """
     listen_host, listen_port = _address("listen", listen)
     rpc_host, rpc_port = _address("rpc", rpc)
-    engine_host, engine_port = _address("engine", engine)
+    engines = [engine] if isinstance(engine[0], str) else list(engine)  # type: ignore[list-item]
+    engines = [_address("engine", e) for e in engines]  # type: ignore[arg-type]
+    engine_host, engine_port = engines[0]
     trunk_host, trunk_port = _address("trunk", trunk) if trunk else (None, None)
     realm = listen_host
     credentials = []
@@ -74,7 +81,7 @@ def render_config(directory: Directory, *, listen: tuple[str, int], rpc: tuple[s
     return template.render(
         listen_host=listen_host, listen_port=listen_port, realm=realm,
         rpc_host=rpc_host, rpc_port=rpc_port,
-        engine_host=engine_host, engine_port=engine_port,
+        engine_host=engine_host, engine_port=engine_port, engines=engines,
         trunk_host=trunk_host, trunk_port=trunk_port,
         trunk_uri=f"sip:{trunk_host}:{trunk_port}" if trunk_host else None,
         credentials=credentials, children=CHILDREN, debug=2,

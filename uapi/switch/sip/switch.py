@@ -11,15 +11,17 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+import time
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from uapi.accounts import Directory
 from uapi.settings import SipSettings
 from uapi.store import SqlDialogStore, Store
-from uapi.switch import Direction, EventSink, IncomingHandler, Leg, SwitchEvent
+from uapi.switch import Accept, Direction, EventSink, IncomingCall, IncomingHandler, Leg, Reject, SwitchEvent
 from uapi.switch.sip.engine import SipEngine
 from uapi.switch.sip.kamailio import Kamailio
+from uapi.switch.sip.relay import CommandRelay, leg_command
 
 log = logging.getLogger("uapi.sip")
 
@@ -39,6 +41,9 @@ class SipSwitch:
         proxy = settings.proxy or (self.kamailio.listen if self.kamailio else settings.listen)
         self.engine = SipEngine(host=settings.engine[0], port=settings.engine[1], proxy=proxy,
                                 domain=proxy[0], dialogs=SqlDialogStore(store))
+        # With Kamailio run apart, other API processes may share it and the database: their
+        # commands for calls this engine holds (and ours for theirs) go through the relay.
+        self.relay = CommandRelay(store, "%s:%d" % settings.engine) if settings.proxy is not None else None
 
     @property
     def listen(self) -> tuple[str, int]:
@@ -50,6 +55,9 @@ class SipSwitch:
         if self.kamailio is not None:
             self.kamailio.engine = self.engine.address
             await self.kamailio.start()
+        if self.relay is not None:
+            on_incoming = self._claiming(on_incoming)
+            self.relay.start(self._execute)
         await self.engine.start(on_event, on_incoming)
         print(self.describe(), flush=True)   # beside the banner: where phones, the engine and the RPC are
         abandoned = await self.engine.recover()
@@ -67,6 +75,8 @@ class SipSwitch:
 
     async def stop(self) -> None:
         try:
+            if self.relay is not None:
+                await self.relay.stop()
             await self.engine.stop()
         finally:
             if self.kamailio is not None:
@@ -75,13 +85,51 @@ class SipSwitch:
                     shutil.rmtree(self.kamailio.workdir, ignore_errors=True)
 
     async def originate(self, call_id: str, leg: Leg, now_ms: int) -> Sequence[SwitchEvent]:
+        owner = await self.relay.claim(call_id) if self.relay is not None else None
+        if owner is not None and owner != self.relay.me:  # type: ignore[union-attr]
+            await self.relay.send(owner, call_id, leg_command(leg), now_ms)  # type: ignore[union-attr]
+            return []
         return await self.engine.originate(call_id, leg, now_ms)
 
     async def connect(self, call_id: str, a: str, b: str) -> None:
-        await self.engine.connect(call_id, a, b)
+        if await self._here(call_id, {"op": "connect", "a": a, "b": b}):
+            await self.engine.connect(call_id, a, b)
 
     async def set_direction(self, call_id: str, party: str, direction: Direction) -> None:
-        await self.engine.set_direction(call_id, party, direction)
+        if await self._here(call_id, {"op": "direction", "party": party, "direction": direction}):
+            await self.engine.set_direction(call_id, party, direction)
 
     async def end(self, call_id: str, parties: Sequence[str]) -> None:
-        await self.engine.end(call_id, parties)
+        if await self._here(call_id, {"op": "end", "parties": list(parties)}):
+            await self.engine.end(call_id, parties)
+
+    async def _here(self, call_id: str, command: dict[str, Any]) -> bool:
+        """True when this engine carries out `command`; otherwise it is relayed to the owner."""
+        if self.relay is None or call_id in self.engine.calls:
+            return True
+        owner = await self.relay.owner(call_id)
+        if owner is None or owner == self.relay.me:
+            return True
+        await self.relay.send(owner, call_id, command, int(time.time() * 1000))
+        return False
+
+    async def _execute(self, call_id: str, command: dict[str, Any]) -> None:
+        """A command another API process relayed for a call this engine holds."""
+        op = command["op"]
+        if op == "originate":
+            await self.engine.originate(call_id, Leg(**command["leg"]), int(time.time() * 1000))
+        elif op == "connect":
+            await self.engine.connect(call_id, command["a"], command["b"])
+        elif op == "direction":
+            await self.engine.set_direction(call_id, command["party"], command["direction"])
+        elif op == "end":
+            await self.engine.end(call_id, command["parties"])
+
+    def _claiming(self, on_incoming: IncomingHandler) -> IncomingHandler:
+        """A call a phone dialled belongs to the engine it reached."""
+        async def claim(call: IncomingCall) -> Accept | Reject:
+            decision = await on_incoming(call)
+            if isinstance(decision, Accept):
+                await self.relay.claim(decision.call_id)  # type: ignore[union-attr]
+            return decision
+        return claim

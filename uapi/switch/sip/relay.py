@@ -1,0 +1,101 @@
+"""Several API processes, one Kamailio: switch commands travel to the engine that holds the call.
+
+Each API process runs its own engine (its own `--sip-engine` address). A call's legs live in
+the engine that placed it (an API create) or received it (a phone dialled); that engine is the
+call's owner, written once in `sip_owners`. A hang-up or an action may land on any process:
+when its engine does not hold the call, the commands are written to `switch_commands` for the
+owner, which polls for them every `interval` seconds and carries them out. Events need no
+relay: every engine applies its own to the shared database.
+
+Why a table and a poll rather than a message bus: the database is already shared and
+transactional, a command survives its sender dying, and the delay (one poll interval) is far
+below what a person hanging up notices. PostgreSQL's LISTEN/NOTIFY could shorten it later.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, Index, Integer, String, Table, delete, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from uapi.store import JSON_DOC, Store, metadata
+from uapi.switch import Leg
+
+log = logging.getLogger("uapi.sip")
+
+sip_owners = Table(
+    "sip_owners",
+    metadata,
+    Column("call_id", String(64), primary_key=True),
+    Column("engine", String(80), nullable=False),
+)
+
+switch_commands = Table(
+    "switch_commands",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("engine", String(80), nullable=False),
+    Column("call_id", String(64), nullable=False),
+    Column("command", JSON_DOC, nullable=False),
+    Column("created", BigInteger, nullable=False),
+    Index("ix_switch_commands_engine", "engine", "id"),
+)
+
+
+class CommandRelay:
+    def __init__(self, store: Store, me: str, interval: float = 0.05) -> None:
+        self.store = store
+        self.me = me
+        self.interval = interval
+        self._task: asyncio.Task[None] | None = None
+
+    async def claim(self, call_id: str) -> str:
+        """The call's owner; this engine when nobody owned it yet."""
+        try:
+            async with self.store.engine.begin() as conn:
+                await conn.execute(insert(sip_owners).values(call_id=call_id, engine=self.me))
+            return self.me
+        except IntegrityError:
+            return await self.owner(call_id) or self.me
+
+    async def owner(self, call_id: str) -> str | None:
+        async with self.store.engine.connect() as conn:
+            return (await conn.execute(select(sip_owners.c.engine).where(sip_owners.c.call_id == call_id))).scalar()
+
+    async def send(self, engine: str, call_id: str, command: dict[str, Any], now_ms: int) -> None:
+        async with self.store.engine.begin() as conn:
+            await conn.execute(insert(switch_commands).values(engine=engine, call_id=call_id, command=command,
+                                                              created=now_ms))
+
+    def start(self, execute: Any) -> None:
+        self._task = asyncio.create_task(self._poll(execute), name="sip-command-relay")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _poll(self, execute: Any) -> None:
+        mine = (select(switch_commands).where(switch_commands.c.engine == self.me)
+                .order_by(switch_commands.c.id).limit(100))
+        while True:
+            try:
+                async with self.store.engine.begin() as conn:
+                    rows = (await conn.execute(mine)).all()
+                    if rows:
+                        await conn.execute(delete(switch_commands).where(
+                            switch_commands.c.id.in_([row.id for row in rows])))
+                for row in rows:
+                    await execute(row.call_id, row.command)
+            except Exception:   # a database hiccup must not stop the relay; the next round retries
+                log.exception("relaying switch commands failed")
+            await asyncio.sleep(self.interval)
+
+
+def leg_command(leg: Leg) -> dict[str, Any]:
+    return {"op": "originate", "leg": {"party": leg.party, "target": leg.target, "caller_id": leg.caller_id,
+                                       "auto_answer": leg.auto_answer}}
