@@ -38,6 +38,14 @@ def no_dialog_left_behind(server: SipServer) -> Iterator[None]:
     assert server.no_dialogs_left(10), f"dialogs left in Kamailio: {server.live_dialogs()}"
 
 
+def running(pid: int) -> bool:
+    """Alive and not a zombie waiting for this container's PID 1 to reap it."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def views(call: dict) -> dict[str, dict]:
     return {view["extension"]: view for view in call.get("phoneCallView", [])}
 
@@ -114,7 +122,8 @@ def test_hold_and_resume_reinvite_both_legs(server, sip_agents):
     for action in ("OnHold", "OffHold"):
         response = server.request("PUT", f"{ME}/@self/{call['id']}", json={"action": action, "phoneCallViewId": "00"})
         assert response.status_code == 200, response.text
-    assert wait_until(lambda: len(number.received("INVITE")) >= 3, 10)
+    # the flow IV connect, then hold and resume: john 1 + 3 INVITEs, the number 1 + 2
+    assert wait_until(lambda: len(number.received("INVITE")) >= 3 and len(john.received("INVITE")) >= 4, 10)
     assert server.request("DELETE", f"{ME}/210/{call['id']}").status_code == 200
     for agent in (john, number):
         methods(agent)
@@ -181,7 +190,7 @@ def test_sigterm_stops_kamailio_and_frees_every_port(tmp_path: Path):
     # uvicorn shuts down gracefully, then re-raises the signal it caught: -SIGTERM is a clean stop.
     assert own.stop() in (0, -signal.SIGTERM), own.output()
     assert "Traceback" not in own.output()
-    assert wait_until(lambda: not Path(f"/proc/{kamailio_pid}").exists(), 10)
+    assert wait_until(lambda: not running(kamailio_pid), 10)
     assert not udp_bound(own.sip_port)
 
 
@@ -235,3 +244,36 @@ def test_pick_up_replaces_the_ringing_party(server, sip_agents):
     assert wait_until(lambda: len(john.received("INVITE")) >= 2, 5)   # re-INVITEd: connected to the desk
     assert server.request("DELETE", f"{ME}/210/{call['id']}").status_code == 200
     assert methods(john).count("BYE") == 1 and methods(desk).count("BYE") == 1
+
+
+@pytest.mark.parametrize("scenario", ["phone_not_found.xml", "phone_forbidden.xml"])
+def test_a_refusing_number_ends_the_call_failed(server, sip_agents, scenario):
+    john = phone(sip_agents, server, "0003*210")
+    trunk(sip_agents, server, scenario)
+    call = server.create("8887787")
+    ended = server.until(call["id"], lambda c: "ended" in c)
+    assert (ended["endedBy"], ended["cause"]) == ("system", "failed")
+    assert views(ended)["0003*210"]["disposition"] == 2   # the call failed (the refusing party itself: 2 or 5)
+    assert methods(john) == ["INVITE", "ACK", "BYE"]
+
+
+def test_call_duration_ends_an_answered_call_with_bye(server, sip_agents):
+    john = phone(sip_agents, server, "0003*210")
+    number = trunk(sip_agents, server)
+    call = server.create("8887788", query="?callDuration=1")
+    server.until(call["id"], answered)
+    ended = server.until(call["id"], lambda c: "ended" in c, timeout=10)
+    assert (ended["endedBy"], ended["cause"]) == ("system", "duration_limit")
+    assert methods(john).count("BYE") == 1 and methods(number).count("BYE") == 1
+
+
+def test_park_is_refused_on_sip(server, sip_agents):
+    john = phone(sip_agents, server, "0003*210")
+    number = trunk(sip_agents, server)
+    call = server.create("8887789")
+    server.until(call["id"], answered)
+    response = server.request("PUT", f"{ME}/@self/{call['id']}",
+                              json={"action": "Park", "phoneCallViewId": "00", "maxInParking": "30"})
+    assert (response.status_code, response.json()["error"]["code"]) == (400, "pc_action_unsupported")
+    server.request("DELETE", f"{ME}/210/{call['id']}")
+    methods(john), methods(number)

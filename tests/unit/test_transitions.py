@@ -64,3 +64,39 @@ def test_an_unanswered_call_ended_busy_says_busy_in_every_view() -> None:
     after = end_call(call(("0003*210", True), ("0003*220", True), answered=False), NOW, "callee", "busy")
     dispositions = [v["disposition"] for v in after["call"]["phoneCallView"]]
     assert dispositions == [1, 1] and after["call"]["endedBy"] == "callee"
+
+
+def test_a_party_refused_with_403_says_not_allowed_and_the_call_failed() -> None:
+    from uapi.lifecycle import apply_event
+
+    before = call(("0003*210", True), ("0003*220", True), answered=False)
+    before["parties"][0]["answered"] = True
+    after = apply_event(before, "failed", "0003*220", NOW, NOW, 403)
+    assert after is not None and (after["call"]["endedBy"], after["call"]["cause"]) == ("system", "failed")
+    assert [v["disposition"] for v in after["call"]["phoneCallView"]] == [2, 5]
+
+
+def test_a_phone_that_hangs_up_ends_a_two_party_call_as_party_hangup() -> None:
+    from uapi.lifecycle import apply_event
+
+    after = apply_event(call(("0003*210", True), ("8887777", False)), "hangup", "8887777", NOW, NOW)
+    assert after is not None and (after["call"]["endedBy"], after["call"]["cause"]) == ("party", "hangup")
+    assert after["call"]["phoneCallView"][0]["disposition"] == 0
+
+
+def test_an_event_for_a_party_that_left_changes_nothing() -> None:
+    from uapi.lifecycle import apply_event, close_legs
+
+    ended = close_legs(call(("0003*210", True), ("8887777", False)), None, NOW)
+    assert apply_event(ended, "hangup", "8887777", NOW, NOW) is None
+
+
+def test_the_destination_rings_only_once_the_source_answered() -> None:
+    from uapi.lifecycle import apply_event
+
+    doc = call(("0003*210", True), ("8887777", False), answered=False)
+    doc["options"]["waitForPickup"] = 25
+    doc["parties"][1]["dialled"] = False
+    after = apply_event(doc, "answered", "0003*210", NOW, NOW)
+    assert after["parties"][1]["dialled"] and after["parties"][1]["ringUntil"] == NOW + 25_000
+    assert "answered" not in after["call"]
