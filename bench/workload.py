@@ -32,7 +32,7 @@ from sqlalchemy import bindparam, create_engine, update
 from sqlalchemy.engine import Engine
 
 from uapi import calls as calls_module
-from uapi.accounts import Directory, Extension
+from uapi.accounts import Directory, Extension, Principal
 from uapi.calls import CallOptions, CallService
 from uapi.store import call_members, call_row, calls, member_rows, metadata, tokens
 from uapi.switch.sim import SimulatedSwitch
@@ -45,6 +45,7 @@ BENCH_SECRET = "bench-admin-secret"
 BENCH_TOKEN = "bench-token-" + "x" * 32
 HOT_USER = "hot"
 HOT_EXTENSION = "999"
+BENCH_PRINCIPAL = Principal(BENCH_CLIENT, "admin")
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ class Workload:
             clock.now = self.published_ms(index) / 1000
             ids.append(call.id)
             body = {"extension": charged.number, "phoneCallView": [{"destination": [destination]}]}
-            await service.create("simple", charged.user, charged, body, CallOptions())
+            await service.create("simple", charged.user, charged, body, CallOptions(), BENCH_PRINCIPAL)
         return store.rows
 
     def _peers_by_org(self) -> dict[str, list[Extension]]:

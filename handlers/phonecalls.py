@@ -53,9 +53,10 @@ async def _create(kind: str, user_id: str, body: dict[str, Any], token_info: dic
                   options: CallOptions) -> tuple:
     services = current()
     wanted = _fields(services, fields)
-    user = resolve_user(services.directory, _principal(token_info), user_id, body["extension"])
+    principal = _principal(token_info)
+    user = resolve_user(services.directory, principal, user_id, body["extension"])
     (charged,) = resolve_extensions(services.directory, user, body["extension"], allow_self=False)
-    doc = await services.calls.create(kind, user, charged, body, options)
+    doc = await services.calls.create(kind, user, charged, body, options, principal)
     return [_present(doc, wanted)], 200
 
 

@@ -256,6 +256,15 @@ def in_scope(principal: Principal, user: User) -> bool:
     return user.id == principal.account_id
 
 
+def sees_organization(directory: Directory, principal: Principal, organization_code: str) -> bool:
+    """Whether the app sees the extensions numbered under `organization_code` (its own
+    organization's, or every one for an admin app), whether or not such an extension exists."""
+    if principal.kind == "admin":
+        return True
+    own = directory.organization_of(principal)
+    return own is not None and own.code == organization_code
+
+
 def resolve_user(directory: Directory, principal: Principal, user_ref: str, owned_extension: str | None) -> User:
     """The user a request acts on; `owned_extension` is the extension `@owner` refers to."""
     if user_ref in ("@me", "@viewer"):
@@ -265,14 +274,26 @@ def resolve_user(directory: Directory, principal: Principal, user_ref: str, owne
     if user_ref == "@owner":
         if owned_extension is None or owned_extension == "@self":
             raise bad_request("extension_invalid", "@owner needs a single extension to find its owner.")
+        extended = EXTENDED_NUMBER.match(owned_extension)
+        # Another organization's numbers are out of sight: 403 whether or not the extension
+        # exists, so that the answer does not tell the app which numbers are taken there.
+        if extended and not sees_organization(directory, principal, extended.group(1)):
+            raise forbidden(f"The app may not act on the owner of {owned_extension}.")
         ext = directory.find_extension(owned_extension, directory.organization_of(principal))
         if ext is None:
             raise bad_request("extension_invalid", f"Extension {owned_extension} does not exist.")
         user = ext.user
     else:
-        if not ID.match(user_ref) or user_ref not in directory.users:
+        if not ID.match(user_ref):
+            raise bad_request("user_invalid", f"User id {user_ref} is malformed.")
+        found = directory.users.get(user_ref)
+        # Only an admin app sees every user, so only it learns that an id is unknown; any
+        # other app gets the same 403 for a user that does not exist as for one out of scope.
+        if found is None and principal.kind == "admin":
             raise bad_request("user_invalid", f"User {user_ref} does not exist.")
-        user = directory.users[user_ref]
+        if found is None or not in_scope(principal, found):
+            raise forbidden(f"The app may not act on user {user_ref}.")
+        user = found
     if not in_scope(principal, user):
         raise forbidden(f"The app may not act on user {user.id}.")
     return user

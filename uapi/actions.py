@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import re
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
 
 from uapi.accounts import EXTENDED_NUMBER, Directory, Extension, Organization
 from uapi.errors import bad_request
@@ -87,15 +87,21 @@ def _answered(doc: Doc, name: str) -> None:
 
 
 def _phone_terminal(doc: Doc, body: dict[str, Any], directory: Directory) -> Extension:
-    """`sendCallTo` as a phone terminal of the call's organization that is not on the call."""
+    """`sendCallTo` as a phone terminal of the call's organization."""
     target = body.get("sendCallTo")
     if not target:
         raise bad_request("pc_sendcallto_invalid", f"{body['action']} needs sendCallTo.")
     ext = directory.find_extension(str(target), _organization(doc, directory))
     if ext is None or ext.organization != _organization(doc, directory) or ext.type != "phone_terminal":
-        raise bad_request("pc_sendcallto_invalid",
-                          f"sendCallTo {target} must be a phone terminal extension of the call's organization.")
+        _refuse_target(target)
     return ext
+
+
+def _refuse_target(target: object) -> NoReturn:
+    # One message whether the extension is missing, of another type or of another
+    # organization: the answer must not tell an app what exists outside its organization.
+    raise bad_request("pc_sendcallto_invalid",
+                      f"sendCallTo {target} must be a phone terminal extension of the call's organization.")
 
 
 def _not_on_call(doc: Doc, number: str) -> None:
@@ -264,10 +270,12 @@ def _transfer(doc: Doc, body: dict[str, Any], directory: Directory, now: int) ->
     if moving is leaving:
         raise bad_request("pc_transferfromnumber_invalid", "transferFromNumber and transferNumber must be different parties.")
     target = str(body.get("sendCallTo") or "")
+    # An extension (extended, or a local number of the call's organization) must be a phone
+    # terminal of the call's organization, as for the other actions; anything else is a public number.
     ext = directory.find_extension(target, _organization(doc, directory))
-    if ext is None and EXTENDED_NUMBER.match(target):
-        raise bad_request("pc_sendcallto_invalid", f"Extension {target} does not exist.")
-    if ext is None:
+    if EXTENDED_NUMBER.match(target) or ext is not None:
+        ext = _phone_terminal(doc, body, directory)
+    else:
         if not PUBLIC_NUMBER.match(target):
             raise bad_request("pc_sendcallto_invalid", "sendCallTo must be an extension or a public number.")
         if not doc["options"].get("allowPublicTransfer"):

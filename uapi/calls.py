@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
 from uapi import actions
-from uapi.accounts import EXTENDED_NUMBER, Directory, Extension, User
+from uapi.accounts import EXTENDED_NUMBER, Directory, Extension, Principal, User, in_scope
 from uapi.errors import UapiError, bad_request
 from uapi.lifecycle import (
     STATUS_OTHER_SIDE_RINGING,
@@ -115,13 +115,15 @@ class CallService:
     # -- create --------------------------------------------------------------------
 
     async def create(self, kind: str, user: User, charged: Extension, body: dict[str, Any],
-                     options: CallOptions) -> Doc:
+                     options: CallOptions, principal: Principal) -> Doc:
+        """Place a call for `user` on `charged`, on behalf of the app `principal` (whose scope
+        limits the phones the call may start from)."""
         ext_type = KINDS[kind][0]
         if charged.type != ext_type:
             raise bad_request("extension_invalid", f"Extension {charged.extended} is a {charged.type} extension; "
                                                    f"this call needs a {ext_type} extension.")
         view_in = body["phoneCallView"][0]
-        parties = self._parties(kind, user, charged, view_in)
+        parties = self._parties(kind, user, charged, view_in, principal)
         if BRIDGE not in self.switch.capabilities and (kind == "conferenceInvite" or len(parties) > 2):
             raise bad_request("pc_bridge_unavailable", "This switch has no conference bridge: it connects two "
                                                        "parties, and conference invites need a bridge.")
@@ -137,18 +139,15 @@ class CallService:
         members = members_of(doc, self.directory) | {(charged.extended, charged.user.id)}
         await self.store.insert_call(doc["call"]["id"], charged.organization.id, now, call_state(doc), doc,
                                      sorted(members))
-    def _parties(self, kind: str, user: User, charged: Extension, view_in: dict[str, Any]) -> list[Party]:
+
+    def _parties(self, kind: str, user: User, charged: Extension, view_in: dict[str, Any],
+                 principal: Principal) -> list[Party]:
         sources = listify(view_in.get("source"))
         if not sources:
             if kind == "callback":
                 raise bad_request("pc_source_invalid", "A callback call needs the source number to call back.")
             sources = [charged.number]
-        parties: list[Party] = []
-        for raw in sources:
-            party = parse_party(raw, "source", self.directory, user, "pc_source_invalid")
-            if party.extension and party.extension.organization != user.organization:
-                raise bad_request("pc_source_invalid", f"Extension {party.number} is not in the user's organization.")
-            parties.append(party)
+        parties = [self._source(raw, user, principal) for raw in sources]
         parties += [parse_party(raw, "destination", self.directory, user, "pc_destination_invalid")
                     for raw in listify(view_in.get("destination"))]
         seen: set[str] = set()
@@ -161,6 +160,23 @@ class CallService:
         if not any(p.role == "destination" for p in parties):
             raise bad_request("pc_destination_invalid", "At least one destination is needed.")
         return parties
+
+    def _source(self, raw: str, user: User, principal: Principal) -> Party:
+        """A source the app may start a call from: a public number, or an extension of the
+        user's organization that the app acts for (a user app: its user's own phones; an
+        organization or admin app: any of the organization's). An extension the app may not
+        use answers like one that does not exist, so the answer tells nothing about others."""
+        number = raw.strip()
+        if EXTENDED_NUMBER.match(number):
+            ext = self.directory.extensions.get(number)
+        else:
+            party = parse_party(raw, "source", self.directory, user, "pc_source_invalid")  # malformed: 400
+            if party.extension is None:
+                return party  # a public number (a callback rings it first)
+            ext = party.extension
+        if ext is None or ext.organization != user.organization or not in_scope(principal, ext.user):
+            raise bad_request("pc_source_invalid", f"{number} is not a phone this app may place calls from.")
+        return Party(ext.extended, ext, "source")
 
     def _new_document(self, kind: str, call_id: str, charged: Extension, parties: list[Party],
                       view_in: dict[str, Any], nonce: str | None, options: CallOptions, now: int,

@@ -163,7 +163,7 @@ class Client:
         `POST /uapi/phoneCalls/{userId}/simple`
 
         Args:
-            user_id: `@me` or `@viewer` (the user the token acts for), `@owner` (the user who owns the extension in the path, or in the body for creates) or the id of a user.
+            user_id: `@me` or `@viewer` (the user the token acts for), `@owner` (the user who owns the extension in the path, or in the body for creates) or the id of a user. A user the app cannot see answers 403 whether or not it exists; a malformed id, and for an admin app an unknown one, answer 400 `user_invalid`.
             wait_for_pickup: Seconds a called party rings before the call gives up on it.
             call_duration: Seconds an answered call may last before the system ends it (`duration_limit`).
             allow_public_transfer: Whether `Transfer` may send a party of this call to a public number.
@@ -218,7 +218,7 @@ class Client:
         `POST /uapi/phoneCalls/{userId}/callback`
 
         Args:
-            user_id: `@me` or `@viewer` (the user the token acts for), `@owner` (the user who owns the extension in the path, or in the body for creates) or the id of a user.
+            user_id: `@me` or `@viewer` (the user the token acts for), `@owner` (the user who owns the extension in the path, or in the body for creates) or the id of a user. A user the app cannot see answers 403 whether or not it exists; a malformed id, and for an admin app an unknown one, answer 400 `user_invalid`.
             wait_for_pickup: Seconds a called party rings before the call gives up on it.
             call_duration: Seconds an answered call may last before the system ends it (`duration_limit`).
             allow_public_transfer: Whether `Transfer` may send a party of this call to a public number.
@@ -275,7 +275,7 @@ class Client:
         `POST /uapi/phoneCalls/{userId}/conferenceInvite`
 
         Args:
-            user_id: `@me` or `@viewer` (the user the token acts for), `@owner` (the user who owns the extension in the path, or in the body for creates) or the id of a user.
+            user_id: `@me` or `@viewer` (the user the token acts for), `@owner` (the user who owns the extension in the path, or in the body for creates) or the id of a user. A user the app cannot see answers 403 whether or not it exists; a malformed id, and for an admin app an unknown one, answer 400 `user_invalid`.
             number: Conference room to invite into; default the conference extension's own room.
             pin: PIN of the conference room.
             wait_for_pickup: Seconds a called party rings before the call gives up on it.
@@ -336,7 +336,7 @@ class Client:
         `GET /uapi/phoneCalls/{userId}/{extension}`
 
         Args:
-            user_id: `@me` or `@viewer` (the user the token acts for), `@owner` (the user who owns the extension in the path, or in the body for creates) or the id of a user.
+            user_id: `@me` or `@viewer` (the user the token acts for), `@owner` (the user who owns the extension in the path, or in the body for creates) or the id of a user. A user the app cannot see answers 403 whether or not it exists; a malformed id, and for an admin app an unknown one, answer 400 `user_invalid`.
             extension: Extended number `<organization code>*<local number>` (`0003*210`), a local number (`210`, read inside the user's organization) or `@self`, every extension of the user.
             count: Page size.
             start_index: Index of the first entry of the page, from 0.
@@ -439,7 +439,7 @@ class Client:
         `DELETE /uapi/phoneCalls/{userId}/{extension}`
 
         Args:
-            user_id: `@me` or `@viewer` (the user the token acts for), `@owner` (the user who owns the extension in the path, or in the body for creates) or the id of a user.
+            user_id: `@me` or `@viewer` (the user the token acts for), `@owner` (the user who owns the extension in the path, or in the body for creates) or the id of a user. A user the app cannot see answers 403 whether or not it exists; a malformed id, and for an admin app an unknown one, answer 400 `user_invalid`.
             extension: Extended number `<organization code>*<local number>` (`0003*210`), a local number (`210`, read inside the user's organization) or `@self`, every extension of the user.
             phone_number: A party of the call: digits with an optional leading `+`, compared as digits. A leading space is read as `+` (a `+` left unencoded in the query).
             fields: Comma-separated names of PhoneCall fields to answer; `id` is always answered. A name that is not a PhoneCall field answers 400 `fields_invalid`.
@@ -489,7 +489,7 @@ class Client:
         `GET /uapi/phoneCalls/{userId}/{extension}/{phoneCallId}`
 
         Args:
-            user_id: `@me` or `@viewer` (the user the token acts for), `@owner` (the user who owns the extension in the path, or in the body for creates) or the id of a user.
+            user_id: `@me` or `@viewer` (the user the token acts for), `@owner` (the user who owns the extension in the path, or in the body for creates) or the id of a user. A user the app cannot see answers 403 whether or not it exists; a malformed id, and for an admin app an unknown one, answer 400 `user_invalid`.
             extension: Extended number `<organization code>*<local number>` (`0003*210`), a local number (`210`, read inside the user's organization) or `@self`, every extension of the user.
             phone_call_id: Id of a phone call, as answered by the create and list operations.
             count: Page size.
@@ -533,9 +533,9 @@ class Client:
         Applies one action to a live call and answers the call after it. Every action but
         `Transfer` and `TransferToVoicemail` names the view it acts for with
         `phoneCallViewId` (a party still on the call, else `pc_phonecallviewid_invalid`).
-        Targets in `sendCallTo` of PickUp, BargeIn, Whisper, Monitor, UnPark and
-        TransferToVoicemail are phone terminals of the call's organization
-        (`pc_sendcallto_invalid`). An ended call answers `pc_call_ended`. An action the
+        Targets in `sendCallTo` are phone terminals of the call's organization, for every
+        action (`pc_sendcallto_invalid` for any other extension, existing or not); `Transfer`
+        also takes a public number, on a call placed with `allowPublicTransfer`. An ended call answers `pc_call_ended`. An action the
         switch cannot carry answers `pc_action_unsupported` (see Switches in the API description).
 
         | action | needs | effect | refused with |
@@ -548,13 +548,13 @@ class Client:
         | `UnPark` | parked call; `sendCallTo` | `sendCallTo` takes the parker's place (the parker itself just takes the call back) | `pc_call_not_parked` |
         | `PickUp` | the view ringing; `sendCallTo` | `sendCallTo` answers in place of the ringing party | `pc_view_not_ringing` |
         | `BargeIn`, `Whisper` (`private` 0/1), `Monitor` | answered call; `sendCallTo` not on the call | `sendCallTo` joins as a new view, ringing for `waitForPickup` | `pc_call_not_answered`, `pc_sendcallto_invalid` |
-        | `Transfer` | answered call; `transferNumber`, `transferFromNumber` (two parties on the call); `sendCallTo` an extension or, with the call's `allowPublicTransfer`, a public number | `transferFromNumber` leaves and `sendCallTo` joins in its place, ringing | `pc_transfernumber_invalid`, `pc_transferfromnumber_invalid`, `pc_sendcallto_invalid` |
+        | `Transfer` | answered call; `transferNumber`, `transferFromNumber` (two parties on the call); `sendCallTo` a phone terminal of the call's organization or, with the call's `allowPublicTransfer`, a public number | `transferFromNumber` leaves and `sendCallTo` joins in its place, ringing | `pc_transfernumber_invalid`, `pc_transferfromnumber_invalid`, `pc_sendcallto_invalid` |
         | `TransferToVoicemail` | `transferNumber` on the call; `sendCallTo` | `transferNumber` leaves for the voicemail of `sendCallTo`; a call left with fewer than two parties ends (`system`, `completed`) | `pc_transfernumber_invalid` |
 
         `PUT /uapi/phoneCalls/{userId}/{extension}/{phoneCallId}`
 
         Args:
-            user_id: `@me` or `@viewer` (the user the token acts for), `@owner` (the user who owns the extension in the path, or in the body for creates) or the id of a user.
+            user_id: `@me` or `@viewer` (the user the token acts for), `@owner` (the user who owns the extension in the path, or in the body for creates) or the id of a user. A user the app cannot see answers 403 whether or not it exists; a malformed id, and for an admin app an unknown one, answer 400 `user_invalid`.
             extension: Extended number `<organization code>*<local number>` (`0003*210`), a local number (`210`, read inside the user's organization) or `@self`, every extension of the user.
             phone_call_id: Id of a phone call, as answered by the create and list operations.
             fields: Comma-separated names of PhoneCall fields to answer; `id` is always answered. A name that is not a PhoneCall field answers 400 `fields_invalid`.
@@ -608,7 +608,7 @@ class Client:
         `DELETE /uapi/phoneCalls/{userId}/{extension}/{phoneCallId}`
 
         Args:
-            user_id: `@me` or `@viewer` (the user the token acts for), `@owner` (the user who owns the extension in the path, or in the body for creates) or the id of a user.
+            user_id: `@me` or `@viewer` (the user the token acts for), `@owner` (the user who owns the extension in the path, or in the body for creates) or the id of a user. A user the app cannot see answers 403 whether or not it exists; a malformed id, and for an admin app an unknown one, answer 400 `user_invalid`.
             extension: Extended number `<organization code>*<local number>` (`0003*210`), a local number (`210`, read inside the user's organization) or `@self`, every extension of the user.
             phone_call_id: Id of a phone call, as answered by the create and list operations.
             phone_number: A party of the call: digits with an optional leading `+`, compared as digits. A leading space is read as `+` (a `+` left unencoded in the query).
@@ -804,7 +804,7 @@ class AsyncClient:
         `POST /uapi/phoneCalls/{userId}/simple`
 
         Args:
-            user_id: `@me` or `@viewer` (the user the token acts for), `@owner` (the user who owns the extension in the path, or in the body for creates) or the id of a user.
+            user_id: `@me` or `@viewer` (the user the token acts for), `@owner` (the user who owns the extension in the path, or in the body for creates) or the id of a user. A user the app cannot see answers 403 whether or not it exists; a malformed id, and for an admin app an unknown one, answer 400 `user_invalid`.
             wait_for_pickup: Seconds a called party rings before the call gives up on it.
             call_duration: Seconds an answered call may last before the system ends it (`duration_limit`).
             allow_public_transfer: Whether `Transfer` may send a party of this call to a public number.
@@ -859,7 +859,7 @@ class AsyncClient:
         `POST /uapi/phoneCalls/{userId}/callback`
 
         Args:
-            user_id: `@me` or `@viewer` (the user the token acts for), `@owner` (the user who owns the extension in the path, or in the body for creates) or the id of a user.
+            user_id: `@me` or `@viewer` (the user the token acts for), `@owner` (the user who owns the extension in the path, or in the body for creates) or the id of a user. A user the app cannot see answers 403 whether or not it exists; a malformed id, and for an admin app an unknown one, answer 400 `user_invalid`.
             wait_for_pickup: Seconds a called party rings before the call gives up on it.
             call_duration: Seconds an answered call may last before the system ends it (`duration_limit`).
             allow_public_transfer: Whether `Transfer` may send a party of this call to a public number.
@@ -916,7 +916,7 @@ class AsyncClient:
         `POST /uapi/phoneCalls/{userId}/conferenceInvite`
 
         Args:
-            user_id: `@me` or `@viewer` (the user the token acts for), `@owner` (the user who owns the extension in the path, or in the body for creates) or the id of a user.
+            user_id: `@me` or `@viewer` (the user the token acts for), `@owner` (the user who owns the extension in the path, or in the body for creates) or the id of a user. A user the app cannot see answers 403 whether or not it exists; a malformed id, and for an admin app an unknown one, answer 400 `user_invalid`.
             number: Conference room to invite into; default the conference extension's own room.
             pin: PIN of the conference room.
             wait_for_pickup: Seconds a called party rings before the call gives up on it.
@@ -977,7 +977,7 @@ class AsyncClient:
         `GET /uapi/phoneCalls/{userId}/{extension}`
 
         Args:
-            user_id: `@me` or `@viewer` (the user the token acts for), `@owner` (the user who owns the extension in the path, or in the body for creates) or the id of a user.
+            user_id: `@me` or `@viewer` (the user the token acts for), `@owner` (the user who owns the extension in the path, or in the body for creates) or the id of a user. A user the app cannot see answers 403 whether or not it exists; a malformed id, and for an admin app an unknown one, answer 400 `user_invalid`.
             extension: Extended number `<organization code>*<local number>` (`0003*210`), a local number (`210`, read inside the user's organization) or `@self`, every extension of the user.
             count: Page size.
             start_index: Index of the first entry of the page, from 0.
@@ -1081,7 +1081,7 @@ class AsyncClient:
         `DELETE /uapi/phoneCalls/{userId}/{extension}`
 
         Args:
-            user_id: `@me` or `@viewer` (the user the token acts for), `@owner` (the user who owns the extension in the path, or in the body for creates) or the id of a user.
+            user_id: `@me` or `@viewer` (the user the token acts for), `@owner` (the user who owns the extension in the path, or in the body for creates) or the id of a user. A user the app cannot see answers 403 whether or not it exists; a malformed id, and for an admin app an unknown one, answer 400 `user_invalid`.
             extension: Extended number `<organization code>*<local number>` (`0003*210`), a local number (`210`, read inside the user's organization) or `@self`, every extension of the user.
             phone_number: A party of the call: digits with an optional leading `+`, compared as digits. A leading space is read as `+` (a `+` left unencoded in the query).
             fields: Comma-separated names of PhoneCall fields to answer; `id` is always answered. A name that is not a PhoneCall field answers 400 `fields_invalid`.
@@ -1131,7 +1131,7 @@ class AsyncClient:
         `GET /uapi/phoneCalls/{userId}/{extension}/{phoneCallId}`
 
         Args:
-            user_id: `@me` or `@viewer` (the user the token acts for), `@owner` (the user who owns the extension in the path, or in the body for creates) or the id of a user.
+            user_id: `@me` or `@viewer` (the user the token acts for), `@owner` (the user who owns the extension in the path, or in the body for creates) or the id of a user. A user the app cannot see answers 403 whether or not it exists; a malformed id, and for an admin app an unknown one, answer 400 `user_invalid`.
             extension: Extended number `<organization code>*<local number>` (`0003*210`), a local number (`210`, read inside the user's organization) or `@self`, every extension of the user.
             phone_call_id: Id of a phone call, as answered by the create and list operations.
             count: Page size.
@@ -1175,9 +1175,9 @@ class AsyncClient:
         Applies one action to a live call and answers the call after it. Every action but
         `Transfer` and `TransferToVoicemail` names the view it acts for with
         `phoneCallViewId` (a party still on the call, else `pc_phonecallviewid_invalid`).
-        Targets in `sendCallTo` of PickUp, BargeIn, Whisper, Monitor, UnPark and
-        TransferToVoicemail are phone terminals of the call's organization
-        (`pc_sendcallto_invalid`). An ended call answers `pc_call_ended`. An action the
+        Targets in `sendCallTo` are phone terminals of the call's organization, for every
+        action (`pc_sendcallto_invalid` for any other extension, existing or not); `Transfer`
+        also takes a public number, on a call placed with `allowPublicTransfer`. An ended call answers `pc_call_ended`. An action the
         switch cannot carry answers `pc_action_unsupported` (see Switches in the API description).
 
         | action | needs | effect | refused with |
@@ -1190,13 +1190,13 @@ class AsyncClient:
         | `UnPark` | parked call; `sendCallTo` | `sendCallTo` takes the parker's place (the parker itself just takes the call back) | `pc_call_not_parked` |
         | `PickUp` | the view ringing; `sendCallTo` | `sendCallTo` answers in place of the ringing party | `pc_view_not_ringing` |
         | `BargeIn`, `Whisper` (`private` 0/1), `Monitor` | answered call; `sendCallTo` not on the call | `sendCallTo` joins as a new view, ringing for `waitForPickup` | `pc_call_not_answered`, `pc_sendcallto_invalid` |
-        | `Transfer` | answered call; `transferNumber`, `transferFromNumber` (two parties on the call); `sendCallTo` an extension or, with the call's `allowPublicTransfer`, a public number | `transferFromNumber` leaves and `sendCallTo` joins in its place, ringing | `pc_transfernumber_invalid`, `pc_transferfromnumber_invalid`, `pc_sendcallto_invalid` |
+        | `Transfer` | answered call; `transferNumber`, `transferFromNumber` (two parties on the call); `sendCallTo` a phone terminal of the call's organization or, with the call's `allowPublicTransfer`, a public number | `transferFromNumber` leaves and `sendCallTo` joins in its place, ringing | `pc_transfernumber_invalid`, `pc_transferfromnumber_invalid`, `pc_sendcallto_invalid` |
         | `TransferToVoicemail` | `transferNumber` on the call; `sendCallTo` | `transferNumber` leaves for the voicemail of `sendCallTo`; a call left with fewer than two parties ends (`system`, `completed`) | `pc_transfernumber_invalid` |
 
         `PUT /uapi/phoneCalls/{userId}/{extension}/{phoneCallId}`
 
         Args:
-            user_id: `@me` or `@viewer` (the user the token acts for), `@owner` (the user who owns the extension in the path, or in the body for creates) or the id of a user.
+            user_id: `@me` or `@viewer` (the user the token acts for), `@owner` (the user who owns the extension in the path, or in the body for creates) or the id of a user. A user the app cannot see answers 403 whether or not it exists; a malformed id, and for an admin app an unknown one, answer 400 `user_invalid`.
             extension: Extended number `<organization code>*<local number>` (`0003*210`), a local number (`210`, read inside the user's organization) or `@self`, every extension of the user.
             phone_call_id: Id of a phone call, as answered by the create and list operations.
             fields: Comma-separated names of PhoneCall fields to answer; `id` is always answered. A name that is not a PhoneCall field answers 400 `fields_invalid`.
@@ -1250,7 +1250,7 @@ class AsyncClient:
         `DELETE /uapi/phoneCalls/{userId}/{extension}/{phoneCallId}`
 
         Args:
-            user_id: `@me` or `@viewer` (the user the token acts for), `@owner` (the user who owns the extension in the path, or in the body for creates) or the id of a user.
+            user_id: `@me` or `@viewer` (the user the token acts for), `@owner` (the user who owns the extension in the path, or in the body for creates) or the id of a user. A user the app cannot see answers 403 whether or not it exists; a malformed id, and for an admin app an unknown one, answer 400 `user_invalid`.
             extension: Extended number `<organization code>*<local number>` (`0003*210`), a local number (`210`, read inside the user's organization) or `@self`, every extension of the user.
             phone_call_id: Id of a phone call, as answered by the create and list operations.
             phone_number: A party of the call: digits with an optional leading `+`, compared as digits. A leading space is read as `+` (a `+` left unencoded in the query).

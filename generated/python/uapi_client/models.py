@@ -320,7 +320,8 @@ class CreateCallbackPhoneCallView:
     _JSON_NAMES: ClassVar[frozenset[str]] = frozenset({"source", "destination", "callerId", "callerDestination"})
 
     source: DialNumber | list[DialNumber]
-    """Numbers the switch calls back first, in the forms of `destination`."""
+    """Numbers the switch calls back first, in the forms of `destination`. An extension
+    must be one the app acts for (see `source` of a simple call)."""
 
     destination: DialNumber | list[DialNumber]
     """Numbers the call connects to once a source answers."""
@@ -368,7 +369,8 @@ class CreatePhoneCallView:
     source: DialNumber | list[DialNumber] | None = None
     """Numbers the call starts from: extension numbers (local or extended) or public
     numbers. A single string is read as a one-element array. Defaults to the body's
-    `extension`."""
+    `extension`. An extension must be one the app acts for: a user app's own user's,
+    an organization or admin app's, one of the user's organization."""
 
     destination: DialNumber | list[DialNumber]
     """Numbers the call connects to, in the same forms as `source`."""

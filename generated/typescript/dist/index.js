@@ -351,9 +351,9 @@ export class UapiClient {
    * Applies one action to a live call and answers the call after it. Every action but
    * `Transfer` and `TransferToVoicemail` names the view it acts for with
    * `phoneCallViewId` (a party still on the call, else `pc_phonecallviewid_invalid`).
-   * Targets in `sendCallTo` of PickUp, BargeIn, Whisper, Monitor, UnPark and
-   * TransferToVoicemail are phone terminals of the call's organization
-   * (`pc_sendcallto_invalid`). An ended call answers `pc_call_ended`. An action the
+   * Targets in `sendCallTo` are phone terminals of the call's organization, for every
+   * action (`pc_sendcallto_invalid` for any other extension, existing or not); `Transfer`
+   * also takes a public number, on a call placed with `allowPublicTransfer`. An ended call answers `pc_call_ended`. An action the
    * switch cannot carry answers `pc_action_unsupported` (see Switches in the API description).
    *
    * | action | needs | effect | refused with |
@@ -366,7 +366,7 @@ export class UapiClient {
    * | `UnPark` | parked call; `sendCallTo` | `sendCallTo` takes the parker's place (the parker itself just takes the call back) | `pc_call_not_parked` |
    * | `PickUp` | the view ringing; `sendCallTo` | `sendCallTo` answers in place of the ringing party | `pc_view_not_ringing` |
    * | `BargeIn`, `Whisper` (`private` 0/1), `Monitor` | answered call; `sendCallTo` not on the call | `sendCallTo` joins as a new view, ringing for `waitForPickup` | `pc_call_not_answered`, `pc_sendcallto_invalid` |
-   * | `Transfer` | answered call; `transferNumber`, `transferFromNumber` (two parties on the call); `sendCallTo` an extension or, with the call's `allowPublicTransfer`, a public number | `transferFromNumber` leaves and `sendCallTo` joins in its place, ringing | `pc_transfernumber_invalid`, `pc_transferfromnumber_invalid`, `pc_sendcallto_invalid` |
+   * | `Transfer` | answered call; `transferNumber`, `transferFromNumber` (two parties on the call); `sendCallTo` a phone terminal of the call's organization or, with the call's `allowPublicTransfer`, a public number | `transferFromNumber` leaves and `sendCallTo` joins in its place, ringing | `pc_transfernumber_invalid`, `pc_transferfromnumber_invalid`, `pc_sendcallto_invalid` |
    * | `TransferToVoicemail` | `transferNumber` on the call; `sendCallTo` | `transferNumber` leaves for the voicemail of `sendCallTo`; a call left with fewer than two parties ends (`system`, `completed`) | `pc_transfernumber_invalid` |
    *
    * `PUT /uapi/phoneCalls/{userId}/{extension}/{phoneCallId}`.

@@ -124,7 +124,8 @@ export interface CreateCallbackPhoneCallRequest {
  */
 export interface CreateCallbackPhoneCallView {
   /**
-   * Numbers the switch calls back first, in the forms of `destination`.
+   * Numbers the switch calls back first, in the forms of `destination`. An extension
+   * must be one the app acts for (see `source` of a simple call).
    */
   source: DialNumber | DialNumber[];
   /**
@@ -148,7 +149,8 @@ export interface CreatePhoneCallView {
   /**
    * Numbers the call starts from: extension numbers (local or extended) or public
    * numbers. A single string is read as a one-element array. Defaults to the body's
-   * `extension`.
+   * `extension`. An extension must be one the app acts for: a user app's own user's,
+   * an organization or admin app's, one of the user's organization.
    */
   source?: DialNumber | DialNumber[];
   /**
@@ -324,7 +326,9 @@ export interface PhoneCallView {
 export interface CreateSimplePhoneCallParams {
   /**
    * `@me` or `@viewer` (the user the token acts for), `@owner` (the user who owns the
-   * extension in the path, or in the body for creates) or the id of a user.
+   * extension in the path, or in the body for creates) or the id of a user. A user the app
+   * cannot see answers 403 whether or not it exists; a malformed id, and for an admin app
+   * an unknown one, answer 400 `user_invalid`.
    */
   userId: string;
   /**
@@ -356,7 +360,9 @@ export interface CreateSimplePhoneCallParams {
 export interface CreateCallbackPhoneCallParams {
   /**
    * `@me` or `@viewer` (the user the token acts for), `@owner` (the user who owns the
-   * extension in the path, or in the body for creates) or the id of a user.
+   * extension in the path, or in the body for creates) or the id of a user. A user the app
+   * cannot see answers 403 whether or not it exists; a malformed id, and for an admin app
+   * an unknown one, answer 400 `user_invalid`.
    */
   userId: string;
   /**
@@ -388,7 +394,9 @@ export interface CreateCallbackPhoneCallParams {
 export interface CreateConferenceInvitePhoneCallParams {
   /**
    * `@me` or `@viewer` (the user the token acts for), `@owner` (the user who owns the
-   * extension in the path, or in the body for creates) or the id of a user.
+   * extension in the path, or in the body for creates) or the id of a user. A user the app
+   * cannot see answers 403 whether or not it exists; a malformed id, and for an admin app
+   * an unknown one, answer 400 `user_invalid`.
    */
   userId: string;
   /**
@@ -428,7 +436,9 @@ export interface CreateConferenceInvitePhoneCallParams {
 export interface ListPhoneCallsParams {
   /**
    * `@me` or `@viewer` (the user the token acts for), `@owner` (the user who owns the
-   * extension in the path, or in the body for creates) or the id of a user.
+   * extension in the path, or in the body for creates) or the id of a user. A user the app
+   * cannot see answers 403 whether or not it exists; a malformed id, and for an admin app
+   * an unknown one, answer 400 `user_invalid`.
    */
   userId: string;
   /**
@@ -473,7 +483,9 @@ export interface ListPhoneCallsParams {
 export interface HangUpPhoneCallsParams {
   /**
    * `@me` or `@viewer` (the user the token acts for), `@owner` (the user who owns the
-   * extension in the path, or in the body for creates) or the id of a user.
+   * extension in the path, or in the body for creates) or the id of a user. A user the app
+   * cannot see answers 403 whether or not it exists; a malformed id, and for an admin app
+   * an unknown one, answer 400 `user_invalid`.
    */
   userId: string;
   /**
@@ -497,7 +509,9 @@ export interface HangUpPhoneCallsParams {
 export interface GetPhoneCallParams {
   /**
    * `@me` or `@viewer` (the user the token acts for), `@owner` (the user who owns the
-   * extension in the path, or in the body for creates) or the id of a user.
+   * extension in the path, or in the body for creates) or the id of a user. A user the app
+   * cannot see answers 403 whether or not it exists; a malformed id, and for an admin app
+   * an unknown one, answer 400 `user_invalid`.
    */
   userId: string;
   /**
@@ -528,7 +542,9 @@ export interface GetPhoneCallParams {
 export interface UpdatePhoneCallParams {
   /**
    * `@me` or `@viewer` (the user the token acts for), `@owner` (the user who owns the
-   * extension in the path, or in the body for creates) or the id of a user.
+   * extension in the path, or in the body for creates) or the id of a user. A user the app
+   * cannot see answers 403 whether or not it exists; a malformed id, and for an admin app
+   * an unknown one, answer 400 `user_invalid`.
    */
   userId: string;
   /**
@@ -553,7 +569,9 @@ export interface UpdatePhoneCallParams {
 export interface HangUpPhoneCallParams {
   /**
    * `@me` or `@viewer` (the user the token acts for), `@owner` (the user who owns the
-   * extension in the path, or in the body for creates) or the id of a user.
+   * extension in the path, or in the body for creates) or the id of a user. A user the app
+   * cannot see answers 403 whether or not it exists; a malformed id, and for an admin app
+   * an unknown one, answer 400 `user_invalid`.
    */
   userId: string;
   /**
@@ -1013,9 +1031,9 @@ export class UapiClient {
    * Applies one action to a live call and answers the call after it. Every action but
    * `Transfer` and `TransferToVoicemail` names the view it acts for with
    * `phoneCallViewId` (a party still on the call, else `pc_phonecallviewid_invalid`).
-   * Targets in `sendCallTo` of PickUp, BargeIn, Whisper, Monitor, UnPark and
-   * TransferToVoicemail are phone terminals of the call's organization
-   * (`pc_sendcallto_invalid`). An ended call answers `pc_call_ended`. An action the
+   * Targets in `sendCallTo` are phone terminals of the call's organization, for every
+   * action (`pc_sendcallto_invalid` for any other extension, existing or not); `Transfer`
+   * also takes a public number, on a call placed with `allowPublicTransfer`. An ended call answers `pc_call_ended`. An action the
    * switch cannot carry answers `pc_action_unsupported` (see Switches in the API description).
    *
    * | action | needs | effect | refused with |
@@ -1028,7 +1046,7 @@ export class UapiClient {
    * | `UnPark` | parked call; `sendCallTo` | `sendCallTo` takes the parker's place (the parker itself just takes the call back) | `pc_call_not_parked` |
    * | `PickUp` | the view ringing; `sendCallTo` | `sendCallTo` answers in place of the ringing party | `pc_view_not_ringing` |
    * | `BargeIn`, `Whisper` (`private` 0/1), `Monitor` | answered call; `sendCallTo` not on the call | `sendCallTo` joins as a new view, ringing for `waitForPickup` | `pc_call_not_answered`, `pc_sendcallto_invalid` |
-   * | `Transfer` | answered call; `transferNumber`, `transferFromNumber` (two parties on the call); `sendCallTo` an extension or, with the call's `allowPublicTransfer`, a public number | `transferFromNumber` leaves and `sendCallTo` joins in its place, ringing | `pc_transfernumber_invalid`, `pc_transferfromnumber_invalid`, `pc_sendcallto_invalid` |
+   * | `Transfer` | answered call; `transferNumber`, `transferFromNumber` (two parties on the call); `sendCallTo` a phone terminal of the call's organization or, with the call's `allowPublicTransfer`, a public number | `transferFromNumber` leaves and `sendCallTo` joins in its place, ringing | `pc_transfernumber_invalid`, `pc_transferfromnumber_invalid`, `pc_sendcallto_invalid` |
    * | `TransferToVoicemail` | `transferNumber` on the call; `sendCallTo` | `transferNumber` leaves for the voicemail of `sendCallTo`; a call left with fewer than two parties ends (`system`, `completed`) | `pc_transfernumber_invalid` |
    *
    * `PUT /uapi/phoneCalls/{userId}/{extension}/{phoneCallId}`.
