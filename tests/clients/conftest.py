@@ -2,6 +2,7 @@
 Python package on sys.path, and a TypeScript compiler for the Node tests."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -14,6 +15,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from uapi.codegen.generate import render, write_tree
+from uapi.codegen.model import load_api
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC = REPO / "openapi" / "uapi.yaml"
@@ -29,6 +33,9 @@ READY_TIMEOUT = 60.0
 TYPESCRIPT_VERSION = "5"
 # Tools the tests install on first use when the environment lacks them.
 TOOL_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "uapi-tests"
+
+# The conformance corpus (public documents, see corpus/SOURCES.md) and the one-construct probes.
+DOCUMENTS = sorted((HERE / "corpus").glob("*.yaml")) + sorted((HERE / "probes").glob("*.yaml"))
 
 # The committed Python client is what these tests drive, exactly as users get it.
 if str(GENERATED / "python") not in sys.path:
@@ -146,3 +153,25 @@ def mypy() -> tuple[list[str], dict[str, str]]:
         if result.returncode != 0:
             pytest.fail(f"pip install mypy failed:\n{result.stdout}\n{result.stderr}")
     return command, {**os.environ, "PYTHONPATH": str(target)}
+
+
+def package_name(spec: Path) -> str:
+    # Distinct names, so one mypy run can check every package and all import side by side.
+    return f"{spec.parent.name}_{spec.stem}".replace("-", "_")
+
+
+@pytest.fixture(scope="session")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Python (`py/<stem>`) and TypeScript (`ts/<stem>`) clients of every document of
+    DOCUMENTS, generated once for the type-check and the mock-call tests."""
+    root = tmp_path_factory.mktemp("conformance")
+    for spec in DOCUMENTS:
+        api = load_api(spec, package_name(spec))
+        # Webhook-only documents (3.1) describe requests the server makes: no client operation.
+        assert api.operations or "webhook" in spec.stem, f"{spec.name}: no operation generated"
+        write_tree(render(api, "python"), root / "py" / spec.stem)
+        write_tree(render(api, "typescript"), root / "ts" / spec.stem)
+    config = json.loads((GENERATED / "typescript" / "tsconfig.json").read_text())
+    config["include"] = ["*/src"]
+    (root / "ts" / "tsconfig.json").write_text(json.dumps(config))
+    return root

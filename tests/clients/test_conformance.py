@@ -5,38 +5,13 @@ package's strict tsconfig (one mypy run and one tsc run over all of them, to sta
 from __future__ import annotations
 
 import importlib
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.clients.conftest import GENERATED, HERE
-from uapi.codegen.generate import render, write_tree
-from uapi.codegen.model import load_api
-
-DOCUMENTS = sorted((HERE / "corpus").glob("*.yaml")) + sorted((HERE / "probes").glob("*.yaml"))
-
-
-def package_name(spec: Path) -> str:
-    # Distinct names, so one mypy run can check every package.
-    return f"{spec.parent.name}_{spec.stem}".replace("-", "_")
-
-
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("conformance")
-    for spec in DOCUMENTS:
-        api = load_api(spec, package_name(spec))
-        # Webhook-only documents (3.1) describe requests the server makes: no client operation.
-        assert api.operations or "webhook" in spec.stem, f"{spec.name}: no operation generated"
-        write_tree(render(api, "python"), root / "py" / spec.stem)
-        write_tree(render(api, "typescript"), root / "ts" / spec.stem)
-    config = json.loads((GENERATED / "typescript" / "tsconfig.json").read_text())
-    config["include"] = ["*/src"]
-    (root / "ts" / "tsconfig.json").write_text(json.dumps(config))
-    return root
+from tests.clients.conftest import DOCUMENTS, package_name
 
 
 def test_corpus_has_twelve_documents_of_both_versions() -> None:

@@ -84,6 +84,11 @@ def features(api: Api) -> frozenset[str]:
             any(not p.plain for p in op.params_in("query")) and not (op.body and op.body.media == "form")
             for op in api.operations):
         found.add("no_pairs")
+    # `format: binary` inside a JSON body (bytes / Blob values) has no JSON form of its own:
+    # those values are sent base64-encoded, as OpenAPI 3.1's contentEncoding would say.
+    if any(op.body is not None and op.body.media == "json" for op in api.operations) and any(
+            t.kind == "string" and t.format == "binary" for t in types):
+        found.add("json_bytes")
     if found & {"raw_body", "multipart", "outcomes"}:
         found.add("media")
     return frozenset(found)
