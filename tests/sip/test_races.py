@@ -27,7 +27,7 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -99,21 +99,21 @@ SETUP_MS = 15
 
 
 def _cancel_vs_answer(r: random.Random) -> dict:
-    return dict(source=PhonePlan(answer_ms=u(r, 5, 40)), callee=PhonePlan(answer_ms=u(r, 10, 350)),
-                delete_ms=u(r, 0, 400))
+    return {"source": PhonePlan(answer_ms=u(r, 5, 40)), "callee": PhonePlan(answer_ms=u(r, 10, 350)),
+                "delete_ms": u(r, 0, 400)}
 
 
 def _cancel_crossing(r: random.Random) -> dict:
     source, callee = PhonePlan(answer_ms=u(r, 5, 30)), PhonePlan(answer_ms=u(r, 20, 200))
-    return dict(source=source, callee=callee,
-                delete_ms=max(0, source.answer_ms + SETUP_MS + callee.answer_ms + u(r, -10, 10)))
+    return {"source": source, "callee": callee,
+                "delete_ms": max(0, source.answer_ms + SETUP_MS + callee.answer_ms + u(r, -10, 10))}
 
 
 def _delete_vs_bye(r: random.Random) -> dict:
     source = PhonePlan(answer_ms=u(r, 5, 30))
     callee = PhonePlan(answer_ms=u(r, 5, 60), hangs_up=True, bye_ms=u(r, 5, 250))
     aim = source.answer_ms + SETUP_MS + callee.answer_ms + callee.bye_ms
-    return dict(source=source, callee=callee, delete_ms=max(0, aim + u(r, -25, 20)))
+    return {"source": source, "callee": callee, "delete_ms": max(0, aim + u(r, -25, 20))}
 
 
 def _three_way(r: random.Random) -> dict:
@@ -121,7 +121,7 @@ def _three_way(r: random.Random) -> dict:
     # the source's own BYE timer restarts at the connect re-INVITE, sent when the callee answers
     source = PhonePlan(answer_ms=u(r, 5, 30), hangs_up=True, bye_ms=max(5, callee.bye_ms + u(r, -20, 15)))
     aim = source.answer_ms + SETUP_MS + callee.answer_ms + callee.bye_ms
-    return dict(source=source, callee=callee, delete_ms=aim + u(r, -25, 25) if r.random() < 0.5 else None)
+    return {"source": source, "callee": callee, "delete_ms": aim + u(r, -25, 25) if r.random() < 0.5 else None}
 
 
 KINDS: dict[str, Callable[[random.Random], dict]] = {
@@ -135,26 +135,26 @@ KINDS: dict[str, Callable[[random.Random], dict]] = {
     # both phones hang up at about the same moment, half the time the API too
     "three_way": _three_way,
     # the source hangs up while the callee rings or answers (CANCEL vs answer, caused by a phone)
-    "source_bye_vs_answer": lambda r: dict(
-        source=PhonePlan(answer_ms=u(r, 5, 30), hangs_up=True, bye_ms=u(r, 5, 250)),
-        callee=PhonePlan(answer_ms=u(r, 5, 250)),
-        delete_ms=u(r, 200, 600) if r.random() < 0.3 else None),
+    "source_bye_vs_answer": lambda r: {
+        "source": PhonePlan(answer_ms=u(r, 5, 30), hangs_up=True, bye_ms=u(r, 5, 250)),
+        "callee": PhonePlan(answer_ms=u(r, 5, 250)),
+        "delete_ms": u(r, 200, 600) if r.random() < 0.3 else None},
     # busy vs DELETE
-    "busy_vs_delete": lambda r: dict(
-        source=PhonePlan(answer_ms=u(r, 5, 30)),
-        callee=PhonePlan(mode=2, answer_ms=u(r, 5, 300)),
-        delete_ms=u(r, 0, 350)),
+    "busy_vs_delete": lambda r: {
+        "source": PhonePlan(answer_ms=u(r, 5, 30)),
+        "callee": PhonePlan(mode=2, answer_ms=u(r, 5, 300)),
+        "delete_ms": u(r, 0, 350)},
     # a ringing callee: DELETE at any moment of the set-up
-    "ringing_delete": lambda r: dict(
-        source=PhonePlan(answer_ms=u(r, 5, 60)),
-        callee=PhonePlan(mode=0),
-        delete_ms=u(r, 0, 200)),
+    "ringing_delete": lambda r: {
+        "source": PhonePlan(answer_ms=u(r, 5, 60)),
+        "callee": PhonePlan(mode=0),
+        "delete_ms": u(r, 0, 200)},
     # waitForPickup=1 (its CANCEL goes out at the next deadline sweep, up to 1 s later) vs the
     # answer; the callee hangs up if it won
-    "pickup_vs_answer": lambda r: dict(
-        source=PhonePlan(answer_ms=u(r, 5, 20)),
-        callee=PhonePlan(answer_ms=u(r, 850, 1700), hangs_up=True, bye_ms=u(r, 5, 100)),
-        delete_ms=u(r, 1000, 1900) if r.random() < 0.3 else None, wait_for_pickup=1),
+    "pickup_vs_answer": lambda r: {
+        "source": PhonePlan(answer_ms=u(r, 5, 20)),
+        "callee": PhonePlan(answer_ms=u(r, 850, 1700), hangs_up=True, bye_ms=u(r, 5, 100)),
+        "delete_ms": u(r, 1000, 1900) if r.random() < 0.3 else None, "wait_for_pickup": 1},
 }
 WEIGHTS = {"cancel_vs_answer": 2, "cancel_crossing": 3, "delete_vs_bye": 3, "three_way": 3,
            "source_bye_vs_answer": 2, "busy_vs_delete": 2, "ringing_delete": 1, "pickup_vs_answer": 1}
@@ -402,8 +402,8 @@ class Runner:
         # the phones finish their scripts (a phone rings only if the call reached it before it ended)
         for agent in (phone, self.trunk):
             if race.index in agent.events()["START"] or wait_until(
-                    lambda: race.index in agent.events()["START"], 0.5, interval=0.05):
-                wait_until(lambda: race.index in agent.events()["END"], 20, interval=0.03)
+                    lambda a=agent: race.index in a.events()["START"], 0.5, interval=0.05):
+                wait_until(lambda a=agent: race.index in a.events()["END"], 20, interval=0.03)
         ids = {events["START"][race.index][0] for events in (phone.events(), self.trunk.events())
                if race.index in events["START"]}
         def live() -> list[dict]:
@@ -477,9 +477,9 @@ def test_hang_up_races(server: RaceServer, tmp_path: Path) -> None:
     orphans = server.live_dialogs() if wait_until(lambda: not server.live_dialogs(), 10) is False else []
 
     by_kind = Counter(r.kind for r in races)
-    lines = [f"seed {seed}: {count} races in {elapsed:.1f} s ({LANES} lanes); "
+    lines = [(f"seed {seed}: {count} races in {elapsed:.1f} s ({LANES} lanes); "
              f"double BYEs {double_byes}, BYE retransmissions {retransmitted_byes}, "
-             f"orphan dialogs {len(orphans)}; SIPp exits {exits}"]
+             f"orphan dialogs {len(orphans)}; SIPp exits {exits}")]
     for kind in WEIGHTS:
         ends = ", ".join(f"{end} {n}" for (k, end), n in sorted(outcomes.items()) if k == kind)
         lines.append(f"  {kind:<22} {by_kind[kind]:>4}  {ends}")
