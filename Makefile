@@ -5,38 +5,55 @@
 
 VENV   := .venv
 PYTHON := $(VENV)/bin/python
-# Written after a successful install; pip runs again only when pyproject.toml is newer.
-STAMP  := $(VENV)/.installed-from-pyproject
+# Written after a successful install; pip runs again only when pyproject.toml is newer. Serving
+# needs the package alone; the test extra (pytest, Schemathesis, Selenium, tox: ~250 MB) is
+# installed by the targets that run tests only.
+SERVE_STAMP := $(VENV)/.installed-serve
+TEST_STAMP  := $(VENV)/.installed-test
 ARGS        ?=
 PYTEST_ARGS ?=
 
-.PHONY: serve test lint bootstrap
+.PHONY: serve test lint bootstrap prerequisites
 
-bootstrap: $(STAMP)
+bootstrap: $(TEST_STAMP)
 
 $(PYTHON):
-	python3 -m venv $(VENV)
-
-$(STAMP): pyproject.toml | $(PYTHON)
+	@python3 -m venv $(VENV) || { echo "make: python3 -m venv failed; on Debian: sudo apt-get install python3-venv" >&2; exit 1; }
 	$(PYTHON) -m pip install --quiet --upgrade pip
-	$(PYTHON) -m pip install --quiet -e '.[test]'
+
+# pip's own progress (downloads, resolution) stays visible: a first install takes a minute or two.
+$(SERVE_STAMP): pyproject.toml | $(PYTHON)
+	@echo "make: installing uapi-phonecalls into $(VENV) (what serving needs)"
+	$(PYTHON) -m pip install --progress-bar on -e .
 	touch $@
 
-serve: $(STAMP)
+$(TEST_STAMP): pyproject.toml | $(PYTHON)
+	@echo "make: installing uapi-phonecalls and its test extra into $(VENV)"
+	$(PYTHON) -m pip install --progress-bar on -e '.[test]'
+	touch $@ $(SERVE_STAMP)
+
+serve: $(SERVE_STAMP)
 	$(VENV)/bin/uapi serve $(ARGS)
+
+# The Debian packages the suite drives (PostgreSQL, Chromium, Node, SIPp, Kamailio): named with the
+# command that installs them, instead of failing one test at a time.
+prerequisites:
+	@missing=$$(.ci/missing-packages); if [ -n "$$missing" ]; then \
+	  echo "make test: missing system packages: $$missing" >&2; \
+	  echo "make test: install them with: sudo apt-get install --no-install-recommends $$missing" >&2; \
+	  echo "make test: (or run .ci/run as root, which installs them and runs the suite)" >&2; exit 1; fi
 
 # pytest exits with 5 when it collects no tests. That is treated as a failure on
 # purpose: a suite that silently runs nothing (a broken testpaths, an import
 # mistake hiding every module) must never look green. Any other non-zero status
 # fails as usual.
-test: $(STAMP)
+test: prerequisites $(TEST_STAMP)
 	@status=0; $(VENV)/bin/pytest $(PYTEST_ARGS) || status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests; failing on purpose" >&2; fi; \
 	exit $$status
 
-# uapi/lint.py is being written; until it exists the target says so and succeeds.
-# `uapi handlers`: every operation has its handler function and every handler its operation.
-lint: $(STAMP)
-	@if [ -f uapi/lint.py ]; then $(VENV)/bin/uapi lint openapi/uapi.yaml; \
-	else echo "make lint: uapi/lint.py does not exist yet; nothing to run"; fi
+# `uapi lint`: the project's contract rules; `uapi handlers`: every operation has its handler
+# function and every handler its operation.
+lint: $(SERVE_STAMP)
+	@$(VENV)/bin/uapi lint openapi/uapi.yaml
 	@$(VENV)/bin/uapi handlers --spec openapi/uapi.yaml

@@ -1,8 +1,8 @@
 """create_app(settings): the Connexion AsyncApp serving openapi/uapi.yaml, fully wired.
 
-Routing and validation come from the spec; operations resolve to `handlers.<tag>.<snake_case
-operationId>`; every failure goes through `uapi.http_errors`; the store opens and closes with
-the app's lifespan.
+Routing and validation come from the spec; operations resolve to `uapi.handlers.<tag>.<snake_case
+operationId>` (the repository's handlers/ folder, see uapi/package_data.py); every failure goes
+through `uapi.http_errors`; the store opens and closes with the app's lifespan.
 """
 from __future__ import annotations
 
@@ -21,8 +21,10 @@ from connexion.resolver import Resolver
 from uapi.accounts import Directory
 from uapi.calls import SWEEP_BATCH, CallService
 from uapi.downloads import ARCHIVES, archive_endpoint
+from uapi.home import home_endpoint
 from uapi.http_compat import CompatibilityMiddleware
 from uapi.http_errors import AllowedMethods, exception_handler, handled_exceptions
+from uapi.package_data import HANDLERS_PACKAGE
 from uapi.services import Services
 from uapi.settings import DEMO_DIRECTORY, Settings
 from uapi.store import Store
@@ -41,12 +43,12 @@ def snake_case(name: str) -> str:
 
 
 class TagResolver(Resolver):
-    """`hangUpPhoneCall` tagged PhoneCalls → `handlers.phonecalls.hang_up_phone_call`."""
+    """`hangUpPhoneCall` tagged PhoneCalls → `uapi.handlers.phonecalls.hang_up_phone_call`."""
 
     def resolve_operation_id(self, operation: Any) -> str:
         tags = operation._operation.get("tags") or ["default"]  # Connexion keeps the raw operation here
         tag = tags[0]
-        return f"handlers.{tag.lower()}.{snake_case(operation.operation_id)}"
+        return f"{HANDLERS_PACKAGE}.{tag.lower()}.{snake_case(operation.operation_id)}"
 
 
 def load_spec(path: Path) -> dict[str, Any]:
@@ -134,6 +136,9 @@ def create_app(settings: Settings, directory: Directory | None = None) -> Compat
     for url, (lang, filename) in ARCHIVES.items():
         app.add_url_rule(url, endpoint=f"sdk-{lang}", view_func=archive_endpoint(settings.spec_path, lang, filename),
                          methods=["GET"])
+    info = spec.get("info") or {}
+    app.add_url_rule("/", endpoint="home", methods=["GET"],
+                     view_func=home_endpoint(str(info.get("title", "UAPI")), str(info.get("version", ""))))
     allowed = AllowedMethods(spec["paths"])
     handler = exception_handler(allowed)
     for exc_type in handled_exceptions():

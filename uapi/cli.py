@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import importlib.util
+import os
 import sys
+from typing import NoReturn
+
+from uapi.cli_errors import EXIT_USAGE, UsageError
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("uapi.serve", "run the PhoneCalls server"),
@@ -32,10 +37,26 @@ def _available() -> dict[str, tuple[str, str]]:
     return {name: entry for name, entry in COMMANDS.items() if _installed(entry[0])}
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """A bad flag is one line, `uapi serve: error: ...`, like every other mistake (argparse would
+    print the whole usage first); `--help` still shows it."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def version() -> str:
+    try:
+        return importlib.metadata.version("uapi-phonecalls")
+    except importlib.metadata.PackageNotFoundError:   # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     commands = _available()
-    parser = argparse.ArgumentParser(prog="uapi", description="VoipNow UnifiedAPI PhoneCalls toolkit")
+    parser = OneLineParser(prog="uapi", description="VoipNow UnifiedAPI PhoneCalls toolkit")
+    parser.add_argument("--version", action="version", version=f"uapi {version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     chosen = argv[0] if argv and argv[0] in commands else None
     for name, (module_name, help_text) in commands.items():
@@ -47,7 +68,20 @@ def main(argv: list[str] | None = None) -> int:
             # `uapi --help` stays cheap.
             command_parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    return importlib.import_module(commands[args.command][0]).run(args) or 0
+    try:
+        return importlib.import_module(commands[args.command][0]).run(args) or 0
+    except UsageError as exc:
+        print(f"uapi {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130   # the shell's status for Ctrl-C, without a traceback
+    except Exception as exc:
+        # A bug, not the user's mistake: still one line (status 1); UAPI_DEBUG=1 shows the traceback.
+        if os.environ.get("UAPI_DEBUG"):
+            raise
+        print(f"uapi {args.command}: internal error: {type(exc).__name__}: {exc} "
+              f"(UAPI_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

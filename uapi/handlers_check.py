@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from uapi.settings import DEFAULT_SPEC, PROJECT_ROOT
+from uapi.cli_errors import UsageError
+from uapi.package_data import HANDLERS_PACKAGE, default_spec, handlers_dir
 from uapi.spec_loading import Operation, SpecError, iter_operations, load_spec, operation_parameters, resolve
 
-DEFAULT_HANDLERS = PROJECT_ROOT / "handlers"
 MAX_LINE = 110   # longer signatures are written one parameter per line
 SCALAR_TYPES = {"string": "str", "integer": "int", "number": "float", "boolean": "bool"}
 
@@ -318,15 +318,21 @@ def scaffold(document: dict[str, Any], handlers_dir: Path, missing: list[Expecte
 # --- command line ------------------------------------------------------------------------
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--spec", type=Path, default=DEFAULT_SPEC, metavar="FILE",
-                        help=f"OpenAPI document (default: {DEFAULT_SPEC})")
-    parser.add_argument("--handlers", type=Path, default=DEFAULT_HANDLERS, metavar="DIR",
-                        help=f"the handlers package directory (default: {DEFAULT_HANDLERS})")
+    parser.add_argument("--spec", type=Path, default=None, metavar="FILE",
+                        help="OpenAPI document (default: openapi/uapi.yaml in the working directory if there "
+                             "is one, else the installed contract)")
+    parser.add_argument("--handlers", type=Path, default=None, metavar="DIR",
+                        help=f"the handlers package directory (default: the server's own, {HANDLERS_PACKAGE}, "
+                             f"handlers/ in the repository)")
     parser.add_argument("--scaffold", action="store_true",
                         help="write the missing handler functions (raising NotImplementedError)")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.handlers is None:
+        args.handlers = handlers_dir()
+    if args.spec is None:
+        args.spec = default_spec()
     try:
         document = load_spec(args.spec)
         report = check(document, args.handlers)
@@ -334,9 +340,10 @@ def run(args: argparse.Namespace) -> int:
             for path, functions in scaffold(document, args.handlers, report.missing).items():
                 print(f"scaffolded {path}: {', '.join(functions)}")
             report = check(document, args.handlers)
-    except (SpecError, HandlersError, OSError) as exc:
-        print(f"uapi handlers: {exc}", file=sys.stderr)
-        return 2
+    except (SpecError, HandlersError) as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:   # --scaffold into a folder it cannot write
+        raise UsageError(f"--handlers {args.handlers}: cannot write: {exc.strerror or exc}") from None
     for operation in report.unresolvable:
         print(f"{operation}: no operationId, so no handler can be resolved")
     for handler in report.missing:

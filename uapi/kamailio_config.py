@@ -44,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
                              trunk=args.sip_trunk, workdir=args.workdir)
     except (DirectoryError, KamailioError) as exc:
         return _fail(str(exc))
+    except (OSError, UnicodeDecodeError) as exc:   # the --directory file itself
+        return _fail(f"--directory: cannot read {args.directory}: {getattr(exc, 'strerror', None) or exc}")
     if args.out is None:
         sys.stdout.write(text)
         return 0

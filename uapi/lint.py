@@ -28,12 +28,13 @@ from referencing import Registry, Resource
 from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT4
 
+from uapi import package_data
+from uapi.cli_errors import UsageError
 from uapi.spec_loading import (
     Operation, SpecError, child, definitions, iter_operations, load_spec, lookup,
     operation_parameters, pointer, resolve,
 )
 
-DEFAULT_SPEC = "openapi/uapi.yaml"
 # Every 4xx/5xx response must use exactly this schema: clients decode one error shape.
 ERROR_SCHEMA_REF = "#/components/schemas/Error"
 CAMEL_CASE = re.compile(r"^[a-z][a-zA-Z0-9]*$")
@@ -368,16 +369,18 @@ def _components_used(document: Node) -> Iterator[Hit]:
 # --- command line ------------------------------------------------------------
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("spec", nargs="?", default=DEFAULT_SPEC,
-                        help=f"OpenAPI document, YAML or JSON (default: {DEFAULT_SPEC})")
+    parser.add_argument("spec", nargs="?", default=None,
+                        help="OpenAPI document, YAML or JSON (default: openapi/uapi.yaml in the working "
+                             "directory if there is one, else the installed contract)")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.spec is None:
+        args.spec = str(package_data.default_spec())
     try:
         document = load_spec(args.spec)
     except SpecError as exc:
-        print(f"uapi lint: {exc}", file=sys.stderr)
-        return 2
+        raise UsageError(str(exc)) from None
     findings = lint(document)
     for finding in findings:
         print(finding)

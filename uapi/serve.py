@@ -4,11 +4,14 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 from uapi.accounts import Directory, DirectoryError
+from uapi.cli_errors import UsageError, mask_url
+from uapi.package_data import handlers_dir
+from uapi.preflight import bind_listener, check_contract, check_database, check_port_free, check_tls
 from uapi.settings import DEFAULT_SPEC, DEMO_DIRECTORY, Settings, SipSettings
 from uapi.spec_loading import SpecError, load_spec
 from uapi.store import DatabaseUrlError, async_url
@@ -19,7 +22,7 @@ HTTPX_WARNING_FILTER = f"ignore:{HTTPX_WARNING}"   # -W syntax: action:message p
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    parser.add_argument("--port", type=port_number, default=8000, help="port to listen on (default 8000; 0: any free port)")
     parser.add_argument("--directory", type=Path, metavar="FILE",
                         help="YAML or JSON directory of organizations, users, extensions and apps "
                              "(default: the built-in demo directory)")
@@ -29,7 +32,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tls-key", type=Path, metavar="FILE", help="private key of --tls-cert (PEM)")
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     parser.add_argument("--spec", type=Path, metavar="FILE", default=DEFAULT_SPEC,
-                        help="the OpenAPI document to serve (default: openapi/uapi.yaml of the project)")
+                        help="the OpenAPI document to serve (default: the contract installed with the package, "
+                             "openapi/uapi.yaml in the repository)")
     parser.add_argument("--reload", action="store_true",
                         help="restart when the spec, the handlers or the uapi package change (development only)")
     sip_flags(parser)
@@ -49,6 +53,13 @@ def sip_flags(parser: argparse.ArgumentParser) -> None:
                         help="use a Kamailio run apart (see `uapi kamailio-config`) instead of starting one")
     parser.add_argument("--sip-workdir", metavar="DIR", type=Path,
                         help="folder for Kamailio's config, pidfile and log (default: a temporary folder)")
+
+
+def port_number(text: str) -> int:
+    """A TCP port for argparse: 0 (any free one) to 65535."""
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0 to 65535)")
+    return int(text)
 
 
 def address(text: str) -> tuple[str, int]:
@@ -73,44 +84,76 @@ def run(args: argparse.Namespace) -> int:
     warnings.filterwarnings("ignore", message=HTTPX_WARNING)
     import uvicorn
 
-    from uapi.app import create_app
-
-    if bool(args.tls_cert) != bool(args.tls_key):
-        return _fail("--tls-cert and --tls-key go together")
-    for flag, path in (("--tls-cert", args.tls_cert), ("--tls-key", args.tls_key), ("--directory", args.directory),
-                       ("--spec", args.spec)):
-        if path is not None and not path.is_file():
-            return _fail(f"{flag}: no such file: {path}")
-    try:
-        async_url(args.database)
-        directory = Directory.load(args.directory or DEMO_DIRECTORY)
-        load_spec(args.spec)   # a spec that does not parse: a short error now, not a traceback later
-    except (DatabaseUrlError, DirectoryError, SpecError) as exc:
-        return _fail(str(exc))
-    if args.switch == "sip":
-        if args.reload:
-            return _fail("--reload works with the simulated switch only (a reload would drop live SIP calls)")
-        if args.sip_proxy is None and shutil.which("kamailio") is None:
-            return _fail("--switch sip needs Kamailio (apt-get install kamailio), or --sip-proxy for one run apart")
+    directory = _preflight(args)
     if args.reload:
+        check_port_free(args.host, args.port)
         return _run_reloading(args, directory)
     settings = Settings(database_url=args.database, directory_path=args.directory, spec_path=args.spec,
                         sip=sip_settings(args))
-    app = create_app(settings, directory)
-    _print_banner(args, directory)
+    app = _create_app(settings, directory, args.spec)
+    listener = bind_listener(args.host, args.port)   # last check: from here on the server starts
+    _print_banner(args, directory, port=listener.getsockname()[1])
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level,
                             ssl_certfile=str(args.tls_cert) if args.tls_cert else None,
                             ssl_keyfile=str(args.tls_key) if args.tls_key else None)
-    uvicorn.Server(config).run()
+    uvicorn.Server(config).run(sockets=[listener])
     return 0
+
+
+def _preflight(args: argparse.Namespace) -> Directory:
+    """Every check on the flags, before anything starts; a mistake raises UsageError (one line, exit 2)."""
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise UsageError("--tls-cert and --tls-key go together")
+    for flag, path in (("--tls-cert", args.tls_cert), ("--tls-key", args.tls_key), ("--directory", args.directory),
+                       ("--spec", args.spec)):
+        if path is not None and not path.is_file():
+            raise UsageError(f"{flag}: no such file: {path}")
+    if args.switch == "sip":
+        if args.reload:
+            raise UsageError("--reload works with the simulated switch only (a reload would drop live SIP calls)")
+        if args.sip_proxy is None and shutil.which("kamailio") is None:
+            raise UsageError("--switch sip needs Kamailio (apt-get install kamailio), or --sip-proxy for one run apart")
+    try:
+        async_url(args.database)
+    except DatabaseUrlError:   # its message quotes the raw URL, password included
+        raise UsageError(f"--database {mask_url(args.database)}: not a supported database URL; use "
+                         "sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DB") from None
+    try:
+        document = load_spec(args.spec)
+    except SpecError as exc:
+        raise UsageError(f"--spec: {exc}") from None
+    try:
+        directory = Directory.load(args.directory or DEMO_DIRECTORY)
+    except DirectoryError as exc:
+        raise UsageError(f"--directory: {exc}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"--directory: {args.directory} is not UTF-8 text") from None
+    except OSError as exc:
+        raise UsageError(f"--directory: cannot read {args.directory}: {exc.strerror or exc}") from None
+    check_contract(args.spec, document)
+    if args.tls_cert:
+        check_tls(args.tls_cert, args.tls_key)
+    check_database(args.database)
+    return directory
+
+
+def _create_app(settings: Settings, directory: Directory, spec: Path) -> Any:
+    from connexion.exceptions import InvalidSpecification, ResolverError
+
+    from uapi.app import create_app
+
+    try:
+        return create_app(settings, directory)
+    except InvalidSpecification as exc:   # check_contract knows the project's rules; Connexion knows OpenAPI's
+        raise UsageError(f"--spec {spec}: not valid OpenAPI: {str(exc).strip().splitlines()[0]}") from None
+    except ResolverError as exc:
+        raise UsageError(f"--spec {spec}: {str(exc).strip().splitlines()[0]}") from None
 
 
 def reload_dirs(spec: Path) -> list[Path]:
     """What `--reload` watches: the spec's folder, the handlers package and the uapi package."""
-    import handlers
-
     package = Path(__file__).resolve().parent
-    found = [spec.resolve().parent, Path(handlers.__file__).resolve().parent, package]
+    found = [spec.resolve().parent, handlers_dir().resolve(), package]
     return list(dict.fromkeys(found))   # the spec may live in one of the packages
 
 
@@ -140,24 +183,21 @@ def _run_reloading(args: argparse.Namespace, directory: Directory) -> int:
     return 0
 
 
-def _fail(message: str) -> int:
-    print(f"uapi serve: error: {message}", file=sys.stderr)
-    return 2
-
-
-def _print_banner(args: argparse.Namespace, directory: Directory, watched: list[Path] | None = None) -> None:
+def _print_banner(args: argparse.Namespace, directory: Directory, watched: list[Path] | None = None,
+                  port: int | None = None) -> None:
     scheme = "https" if args.tls_cert else "http"
     host = f"[{args.host}]" if ":" in args.host else args.host
-    base = f"{scheme}://{host}:{args.port}"
+    base = f"{scheme}://{host}:{port or args.port}"   # the bound port: --port 0 picks one
     lines = [
         "UAPI PhoneCalls server",
-        f"  API         {base}/uapi/phoneCalls/",
+        f"  home        {base}/  (links to everything below)",
+        f"  API         {base}/uapi/phoneCalls/@me/@self  (needs a token: Authorization: Bearer ...)",
         f"  tokens      {base}/oauth/token  (also /oauth/token.php)",
         f"  spec        {base}/uapi/openapi.json",
         f"  Swagger UI  {base}/uapi/ui/",
         f"  clients     {base}/uapi/sdk/python.tar.gz  {base}/uapi/sdk/typescript.tgz",
         f"  spec file   {args.spec}",
-        f"  database    {args.database}",
+        f"  database    {mask_url(args.database)}",
         f"  directory   {args.directory or 'built-in demo directory'} "
         f"({len(directory.organizations)} organizations, {len(directory.users)} users, "
         f"{len(directory.extensions)} extensions, {len(directory.apps)} apps)",

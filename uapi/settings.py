@@ -8,9 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from uapi import package_data
+
+DEFAULT_SPEC = package_data.SPEC
+DEMO_DIRECTORY = package_data.DEMO_DIRECTORY
+# The checkout (tests, benchmarks); the server itself finds its files through the package.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SPEC = PROJECT_ROOT / "openapi" / "uapi.yaml"
-DEMO_DIRECTORY = Path(__file__).resolve().parent / "demo_directory.yaml"
 
 
 def new_call_id() -> str:

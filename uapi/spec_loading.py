@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from uapi.cli_errors import yaml_problem
+
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 
@@ -28,10 +30,14 @@ def load_spec(path: str | Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SpecError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError:
+        raise SpecError(f"cannot read {path}: not UTF-8 text") from None
     try:
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as exc:
-        raise SpecError(f"cannot parse {path}: {exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise SpecError(f"cannot parse {path}:{exc.lineno}:{exc.colno}: {exc.msg}") from None
+    except yaml.YAMLError as exc:   # PyYAML's own text names the input "<unicode string>"
+        raise SpecError(f"cannot parse {yaml_problem(exc, path)}") from None
     if not isinstance(data, dict):
         raise SpecError(f"{path}: top level is not a mapping")
     stringified: dict[str, Any] = _stringify_keys(data)

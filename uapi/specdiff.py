@@ -13,10 +13,10 @@ which errs on the side of flagging.
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+from uapi.cli_errors import UsageError
 from uapi.spec_loading import (
     SpecError, iter_operations, load_spec, operation_parameters, parameter_schema, resolve,
 )
@@ -280,7 +280,6 @@ def run(args: argparse.Namespace) -> int:
         old, new = load_spec(args.old), load_spec(args.new)
         report = diff(old, new)
     except SpecError as exc:
-        print(f"uapi diff: {exc}", file=sys.stderr)
-        return 2
+        raise UsageError(str(exc)) from None
     print(report.render())
     return 1 if report.has_breaking else 0

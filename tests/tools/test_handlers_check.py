@@ -130,7 +130,7 @@ def test_the_check_resolves_exactly_like_the_server() -> None:
     document = load_spec(DEFAULT_SPEC)
     expected, unresolvable = expected_handlers(document)
     assert not unresolvable
-    by_operation = {handler.operation_id: f"handlers.{handler.module}.{handler.function}" for handler in expected}
+    by_operation = {handler.operation_id: f"uapi.handlers.{handler.module}.{handler.function}" for handler in expected}
     for op in iter_operations(document):
         fake = SimpleNamespace(_operation=op.node, operation_id=op.node["operationId"])
         assert TagResolver().resolve_operation_id(fake) == by_operation[op.node["operationId"]]
@@ -140,12 +140,12 @@ def test_scaffolds_of_the_real_spec_take_the_arguments_of_the_real_handlers(tmp_
                                                                             capsys: pytest.CaptureFixture[str]) -> None:
     # The hand-written handlers are what Connexion demonstrably calls (the API tests), so a
     # scaffold must accept exactly their arguments.
-    import handlers.oauth
-    import handlers.phonecalls
+    import uapi.handlers.oauth
+    import uapi.handlers.phonecalls
 
     status, out, _ = uapi_handlers(capsys, "--handlers", str(tmp_path / "handlers"), "--scaffold")
     assert status == 0, out
-    for real in (handlers.phonecalls, handlers.oauth):
+    for real in (uapi.handlers.phonecalls, uapi.handlers.oauth):
         name = real.__name__.rsplit(".", 1)[1]
         scaffolded = import_file(tmp_path / "handlers" / f"{name}.py")
         functions = [n for n, f in inspect.getmembers(scaffolded, inspect.iscoroutinefunction)]

@@ -6,11 +6,14 @@ import sys
 import time
 from pathlib import Path
 
+import yaml
+
+from uapi import package_data
+from uapi.cli_errors import UsageError, os_problem, read_text, yaml_problem
 from uapi.codegen.generate import DEFAULT_OUT, LANGUAGES, render, write_tree
 from uapi.codegen.model import load_api
 from uapi.codegen.spec import CodegenError
 
-DEFAULT_SPEC = "openapi/uapi.yaml"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -18,7 +21,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", help="output folder (default: generated/<lang>)")
     parser.add_argument("--templates", help="folder of templates overriding the built-in ones "
                                             "of the same relative path (or file name)")
-    parser.add_argument("--spec", default=DEFAULT_SPEC, help=f"OpenAPI document (default: {DEFAULT_SPEC})")
+    parser.add_argument("--spec", help="OpenAPI document (default: openapi/uapi.yaml in the working directory "
+                                       "if there is one, else the installed contract)")
     parser.add_argument("--package-name", help="Python package / npm package name (default: from info.title)")
     parser.add_argument("--client-name", help="prefix of the client and error classes, e.g. PetStore for "
                                               "PetStoreClient and PetStoreError (default: from info.title)")
@@ -29,32 +33,38 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     out = Path(args.out or DEFAULT_OUT[args.lang])
-    spec = Path(args.spec)
-    if args.spec == DEFAULT_SPEC and not spec.exists():
-        # Run from elsewhere than the repository root: use the repository's own spec.
-        spec = Path(__file__).resolve().parents[2] / DEFAULT_SPEC
-    try:
-        api = load_api(spec, args.package_name, args.client_name)
-        for warning in api.warnings:
-            print(f"uapi generate: warning: {warning}", file=sys.stderr)
-        if args.lang not in LANGUAGES:
-            raise CodegenError([])
-        files = render(api, args.lang, args.templates)
-    except CodegenError as exc:
-        print(f"uapi generate: cannot generate a {args.lang} client from {spec}:", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        print(f"uapi generate: {exc}", file=sys.stderr)
-        return 1
+    spec = Path(args.spec) if args.spec else package_data.default_spec()
+    files = _generate(args, spec)
     if args.check:
         stale = [name for name, text in files.items()
                  if not (out / name).is_file() or (out / name).read_bytes() != text.encode("utf-8")]
         for name in stale:
             print(f"out of date: {out / name}", file=sys.stderr)
         return 1 if stale else 0
-    changed = write_tree(files, out)
+    try:
+        changed = write_tree(files, out)
+    except OSError as exc:   # a folder it cannot create or write: the user's --out, not a bug
+        where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(out) else ""
+        raise UsageError(f"--out {out}: cannot write{where}: {os_problem(exc)}") from None
     elapsed = time.perf_counter() - started
     print(f"{args.lang}: {len(files)} files in {out} ({len(changed)} changed) in {elapsed * 1000:.0f} ms")
     return 0
+
+
+def _generate(args: argparse.Namespace, spec: Path) -> dict[str, str]:
+    """The files of the client; a spec or template the generator cannot use is a UsageError."""
+    read_text(spec, "--spec")   # missing, a folder, not UTF-8: one line naming --spec
+    try:
+        api = load_api(spec, args.package_name, args.client_name)
+        for warning in api.warnings:
+            print(f"uapi generate: warning: {warning}", file=sys.stderr)
+        return render(api, args.lang, args.templates)
+    except CodegenError as exc:
+        if isinstance(exc.__cause__, yaml.YAMLError):   # PyYAML names the input "<unicode string>"
+            raise UsageError(f"--spec: cannot parse {yaml_problem(exc.__cause__, spec)}") from None
+        problems = [str(problem) for problem in exc.problems] or ["no details"]
+        # The first problem on the error line; any others below it, indented.
+        rest = "".join(f"\n  {problem}" for problem in problems[1:])
+        raise UsageError(f"cannot generate a {args.lang} client from {spec}: {problems[0]}{rest}") from None
+    except OSError as exc:   # --templates that cannot be read
+        raise UsageError(f"--templates {args.templates}: {os_problem(exc)}") from None
