@@ -14,6 +14,7 @@ store's conditional update, retrying on a lost race, so of concurrent writers on
 """
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
@@ -36,7 +37,7 @@ from uapi.lifecycle import (
     projected_end,
 )
 from uapi.store import CallState, ListQuery, Store, StoredCall
-from uapi.switch import BRIDGE, OFF_HOOK_SOURCE, Accept, IncomingCall, Leg, Reject, Switch, SwitchEvent
+from uapi.switch import BRIDGE, LIVE, OFF_HOOK_SOURCE, Accept, IncomingCall, Leg, Reject, Switch, SwitchEvent
 from uapi.switch_commands import NOTHING, commands_between
 
 PUBLIC_NUMBER = re.compile(r"^\+?[0-9]+$")
@@ -108,6 +109,12 @@ class CallService:
         self.switch = switch
         self.clock = clock
         self.new_id = new_id
+        # The sweeper writes passed deadlines down within a second, which is plenty when
+        # only the database has to learn of them; a real phone must hear its CANCEL or BYE at
+        # the deadline itself, so with a real switch each call also gets an in-process alarm.
+        self.alarms_at_deadlines = LIVE in switch.capabilities
+        self._alarms: dict[str, asyncio.TimerHandle] = {}
+        self._woken: set[asyncio.Task[None]] = set()
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -256,6 +263,7 @@ class CallService:
         party = doc["parties"][1]
         party["bridged"] = True   # the engine connects the callee to the caller itself
         await self._insert(doc, caller, now)
+        self._arm(doc)
         return Accept(doc["call"]["id"], Leg(party["number"], party["number"], caller.caller_id))
 
     async def on_switch_event(self, event: SwitchEvent) -> None:
@@ -364,6 +372,7 @@ class CallService:
     async def _carry_out(self, before: Doc, after: Doc) -> Doc:
         """Tell the switch what changed between two written states of a call; answers the call
         as it stands afterwards (events the switch knew at once, like the simulator's, applied)."""
+        self._arm(after)
         commands = commands_between(before, after)
         if not commands:
             return after
@@ -395,3 +404,30 @@ class CallService:
             return doc if changed else None
 
         return await self._transition(stored, step)
+
+    # -- deadlines on time --------------------------------------------------------------
+
+    def _arm(self, doc: Doc) -> None:
+        """Wake this call at its next deadline (see `alarms_at_deadlines`)."""
+        if not self.alarms_at_deadlines:
+            return
+        call_id = doc["call"]["id"]
+        previous = self._alarms.pop(call_id, None)
+        if previous is not None:
+            previous.cancel()
+        due = next_event(doc)
+        if due is None:
+            return
+        delay = max(0.0, due / 1000 - self.clock())
+        self._alarms[call_id] = asyncio.get_running_loop().call_later(delay, self._wake, call_id)
+
+    def _wake(self, call_id: str) -> None:
+        self._alarms.pop(call_id, None)
+        task = asyncio.ensure_future(self._write_due(call_id))
+        self._woken.add(task)   # held until done: the loop keeps only weak references to tasks
+        task.add_done_callback(self._woken.discard)
+
+    async def _write_due(self, call_id: str) -> None:
+        stored = await self.store.load_call(call_id)
+        if stored is not None and stored.live:
+            await self._transition(stored, lambda doc, _now: doc)

@@ -102,6 +102,17 @@ def test_wait_for_pickup_cancels_the_ringing_number(server, sip_agents):
     assert views(ended)["0003*210"]["disposition"] == 3
     assert methods(number) == ["INVITE", "CANCEL", "ACK"]
     assert methods(john) == ["INVITE", "ACK", "BYE"]
+    rang_for = received_at(number, "CANCEL") - received_at(number, "INVITE")
+    assert 1.9 <= rang_for <= 2.5, f"the CANCEL came {rang_for:.2f} s after the INVITE, not at waitForPickup"
+
+
+def received_at(agent, method: str) -> float:
+    """Epoch seconds at which the agent received the first `method` (its -trace_shortmsg log)."""
+    for line in agent.short_log.read_text().splitlines():
+        columns = line.split("\t")
+        if len(columns) >= 7 and columns[3] == "R" and columns[6].startswith(method + " "):
+            return float(columns[2])
+    raise AssertionError(f"{agent.name} received no {method}")
 
 
 def test_a_party_hanging_up_ends_the_call_and_a_later_delete_sends_nothing(server, sip_agents):

@@ -25,6 +25,7 @@ PARK = "park"                  # Park: hold the parked party, end the parker's l
 MEDIA = "media"                # recording, barge-in, whisper, monitor, voicemail: needs a mixer
 BRIDGE = "bridge"              # conference invites and calls of more than two parties
 OFF_HOOK_SOURCE = "off_hook_source"  # the source of a simple call is already off hook (rings nobody)
+LIVE = "live"                  # real phones: a deadline (waitForPickup, callDuration) must act on time
 ALL_CAPABILITIES = frozenset({HOLD, TRANSFER, PARK, MEDIA, BRIDGE, OFF_HOOK_SOURCE})
 
 

@@ -18,7 +18,7 @@ from typing import Any, Sequence
 from uapi.accounts import Directory
 from uapi.settings import SipSettings
 from uapi.store import SqlDialogStore, Store
-from uapi.switch import HOLD, TRANSFER, Accept, Direction, EventSink, IncomingCall, IncomingHandler, Leg, Reject, SwitchEvent
+from uapi.switch import HOLD, LIVE, TRANSFER, Accept, Direction, EventSink, IncomingCall, IncomingHandler, Leg, Reject, SwitchEvent
 from uapi.switch.sip.engine import SipEngine
 from uapi.switch.sip.kamailio import Kamailio
 from uapi.switch.sip.relay import CommandRelay, leg_command
@@ -29,7 +29,7 @@ log = logging.getLogger("uapi.sip")
 class SipSwitch:
     # Park needs a parking lot (a held leg plus a timer that rings the parker back); until that
     # composition is built, Park and UnPark are refused rather than pretended.
-    capabilities = frozenset({HOLD, TRANSFER})
+    capabilities = frozenset({HOLD, TRANSFER, LIVE})
 
     def __init__(self, directory: Directory, settings: SipSettings, store: Store) -> None:
         self.settings = settings
