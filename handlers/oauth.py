@@ -34,11 +34,16 @@ async def issue_token(body: dict[str, Any] | None = None) -> tuple:
         return _oauth_error(400, "invalid_request", "grant_type is required.")
     if form["grant_type"] != "client_credentials":
         return _oauth_error(400, "unsupported_grant_type", "Only the client_credentials grant is supported.")
+    services = current()
+    address = request.scope.get("client")
+    wait = await services.token_limiter.retry_after(address[0] if address else None, str(client_id or "") or None)
+    if wait is not None:
+        return _oauth_error(429, "temporarily_unavailable", f"Too many token requests; retry in {wait} s.",
+                            {"Retry-After": str(wait)})
     if not client_id or client_secret is None:
         return _oauth_error(401, "invalid_client", "Client credentials are required (form or HTTP Basic).",
                             {"WWW-Authenticate": 'Basic realm="uapi"'})
-    services = current()
-    app = services.tokens.authenticate(str(client_id), str(client_secret))
+    app = await services.tokens.authenticate(str(client_id), str(client_secret))
     if app is None:
         return _oauth_error(401, "invalid_client", "Unknown client or wrong secret.",
                             {"WWW-Authenticate": 'Basic realm="uapi"'})

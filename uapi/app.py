@@ -22,9 +22,12 @@ from uapi.accounts import Directory
 from uapi.calls import SWEEP_BATCH, CallService
 from uapi.downloads import ARCHIVES, archive_endpoint
 from uapi.home import home_endpoint
+from uapi.field_limits import FieldLimits
 from uapi.http_compat import CompatibilityMiddleware
 from uapi.http_errors import AllowedMethods, exception_handler, handled_exceptions
 from uapi.package_data import HANDLERS_PACKAGE
+from uapi.log_redaction import redact_access_log
+from uapi.rate_limits import TokenRateLimiter
 from uapi.services import Services
 from uapi.settings import DEMO_DIRECTORY, Settings
 from uapi.store import Store
@@ -79,7 +82,9 @@ def build_services(settings: Settings, directory: Directory, spec: dict[str, Any
         store=store,
         switch=switch,
         calls=CallService(directory, store, switch, settings.clock, settings.new_id),
-        tokens=TokenService(directory, store, settings.clock, settings.token_ttl_seconds),
+        tokens=TokenService(directory, store, settings.clock, settings.token_ttl_seconds,
+                            settings.limits.max_live_tokens),
+        token_limiter=TokenRateLimiter(settings.limits.token_rate_per_client, settings.limits.token_rate_per_address),
         phonecall_fields=fields,
     )
 
@@ -123,6 +128,7 @@ def services_lifespan(services: Services) -> Any:
 
 def create_app(settings: Settings, directory: Directory | None = None) -> CompatibilityMiddleware:
     spec = load_spec(settings.spec_path)
+    redact_access_log()
     services = build_services(settings, directory or load_directory(settings), spec)
 
     app = connexion.AsyncApp(__name__, lifespan=services_lifespan(services))
@@ -143,7 +149,9 @@ def create_app(settings: Settings, directory: Directory | None = None) -> Compat
     handler = exception_handler(allowed)
     for exc_type in handled_exceptions():
         app.add_error_handler(exc_type, handler)
-    wrapped = CompatibilityMiddleware(app, services, allowed, settings.max_body_bytes)
+    limits = settings.limits
+    wrapped = CompatibilityMiddleware(app, services, allowed, settings.max_body_bytes,
+                                      FieldLimits(limits.max_fields, limits.max_field_bytes))
     return wrapped
 
 

@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("uapi.codegen.cli", "generate a client library from the spec"),
     "handlers": ("uapi.handlers_check", "find operations without handlers and handlers without operations"),
     "kamailio-config": ("uapi.kamailio_config", "render the Kamailio configuration for running Kamailio apart"),
+    "hash-secret": ("uapi.hash_secret", "print the Argon2id hash of a client secret for the directory"),
 }
 
 

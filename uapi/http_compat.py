@@ -8,6 +8,8 @@
   "simple"), before the router can send the request to a templated path instead.
 * Bodies over the limit answer 413 without being read whole; a chunked body (no
   Content-Length) is read here, within the limit, and handed on with its length.
+* Too many or too long query parameters and form fields answer 400 before any parser sees
+  them (see `uapi.field_limits`); a form body is read here, within the body limit, to count.
 * Bytes the framework cannot handle never reach it: a raw non-ASCII query is percent-encoded,
   a line feed in the path becomes U+FFFD, a non-ASCII Content-Type is dropped from a
   bodiless request and answers 415 otherwise.
@@ -22,12 +24,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from uapi import services as services_module
 from uapi.errors import UapiError
+from uapi.field_limits import FieldLimits
 from uapi.http_errors import AllowedMethods, render
 
 API_PREFIXES = ("/uapi/phoneCalls/", "/oauth/")
 PATH_ALIASES = {"/oauth/token.php": "/oauth/token"}
 PATH_SAFE = "/@*:!$&'()+,;="
 QUERY_SAFE = "".join(chr(c) for c in range(0x21, 0x7F))  # printable ASCII stays as sent
+FORM_MEDIA_TYPE = b"application/x-www-form-urlencoded"
 
 
 def canonical_path(path: str) -> str:
@@ -37,11 +41,13 @@ def canonical_path(path: str) -> str:
 
 
 class CompatibilityMiddleware:
-    def __init__(self, app: ASGIApp, services: Any, allowed: AllowedMethods, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, services: Any, allowed: AllowedMethods, max_body_bytes: int,
+                 field_limits: FieldLimits | None = None) -> None:
         self.app = app
         self.services = services
         self.allowed = allowed
         self.max_body_bytes = max_body_bytes
+        self.field_limits = field_limits or FieldLimits(max_fields=100, max_field_bytes=4096)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -65,6 +71,7 @@ class CompatibilityMiddleware:
         allowed = self.allowed.for_path(path) if path.startswith(API_PREFIXES) else []
         if allowed and scope["method"] not in allowed:
             raise UapiError(405, "method_not_allowed", "This method is not allowed here.", {"Allow": ", ".join(allowed)})
+        self.field_limits.check(scope.get("query_string", b""), "query parameters")
         too_large = UapiError(413, "request_too_large", f"The request body is larger than {self.max_body_bytes} bytes.")
         try:
             declared = _content_length(scope)
@@ -79,6 +86,10 @@ class CompatibilityMiddleware:
             scope, receive = _with_body(scope, receive, body)
             declared = len(body)
         content_type = _header(scope, b"content-type")
+        if declared and content_type is not None and content_type.split(b";", 1)[0].strip().lower() == FORM_MEDIA_TYPE:
+            body = await _read_body(receive, self.max_body_bytes, too_large)
+            self.field_limits.check(body, "form fields")
+            scope, receive = _with_body(scope, receive, body)
         if content_type is not None and not content_type.isascii():
             # Media types are ASCII; such a header names none. On a request without a body it
             # is noise (clients send a Content-Type on GET and DELETE) and is dropped.
@@ -138,7 +149,7 @@ async def _read_body(receive: Receive, limit: int, too_large: UapiError) -> byte
 
 
 def _with_body(scope: Scope, receive: Receive, body: bytes) -> tuple[Scope, Receive]:
-    headers = [(k, v) for k, v in scope.get("headers", []) if k != b"transfer-encoding"]
+    headers = [(k, v) for k, v in scope.get("headers", []) if k not in (b"transfer-encoding", b"content-length")]
     headers.append((b"content-length", str(len(body)).encode()))
     sent = False
 

@@ -15,6 +15,7 @@ from typing import Any, Iterable
 from connexion.exceptions import ProblemException
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 
 from uapi.errors import UapiError, error_body
 
@@ -72,6 +73,10 @@ def uapi_error_for(exc: Exception, path: str, allowed: AllowedMethods) -> UapiEr
     """The contract's view of any exception raised while serving `path`."""
     if isinstance(exc, UapiError):
         return exc
+    if isinstance(exc, MultiPartException):
+        # Starlette's form parser refusing a body (too many fields or files, malformed
+        # multipart): the client's fault, never a 500. The edge limits usually answer first.
+        return UapiError(400, "request_invalid", "The form body is malformed or too large.")
     if isinstance(exc, ProblemException):
         status, headers = exc.status, dict(exc.headers or {})
         message = _problem_message(exc, path)

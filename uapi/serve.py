@@ -12,6 +12,8 @@ from uapi.accounts import Directory, DirectoryError
 from uapi.cli_errors import UsageError, mask_url
 from uapi.package_data import handlers_dir
 from uapi.preflight import bind_listener, check_contract, check_database, check_port_free, check_tls
+from uapi.serve_limits import (demo_banner_line, exposure_problem, limit_flags, refuse, settings_options,
+                               start_uvicorn_options, warn_plaintext_secrets)
 from uapi.settings import DEFAULT_SPEC, DEMO_DIRECTORY, Settings, SipSettings
 from uapi.spec_loading import SpecError, load_spec
 from uapi.store import DatabaseUrlError, async_url
@@ -36,6 +38,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "openapi/uapi.yaml in the repository)")
     parser.add_argument("--reload", action="store_true",
                         help="restart when the spec, the handlers or the uapi package change (development only)")
+    limit_flags(parser)
     sip_flags(parser)
 
 
@@ -85,17 +88,23 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     directory = _preflight(args)
+    problem = exposure_problem(args)
+    if problem:
+        return refuse(problem)
+    warn_plaintext_secrets(args.directory, directory)
     if args.reload:
         check_port_free(args.host, args.port)
         return _run_reloading(args, directory)
     settings = Settings(database_url=args.database, directory_path=args.directory, spec_path=args.spec,
-                        sip=sip_settings(args))
+                        sip=sip_settings(args), **settings_options(args))
     app = _create_app(settings, directory, args.spec)
     listener = bind_listener(args.host, args.port)   # last check: from here on the server starts
     _print_banner(args, directory, port=listener.getsockname()[1])
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level,
                             ssl_certfile=str(args.tls_cert) if args.tls_cert else None,
-                            ssl_keyfile=str(args.tls_key) if args.tls_key else None)
+                            ssl_keyfile=str(args.tls_key) if args.tls_key else None,
+                            **start_uvicorn_options(settings.limits))
+    config.edge_limits = settings.limits  # type: ignore[attr-defined]  # read by uapi.edge_protocol.EdgeProtocol
     uvicorn.Server(config).run(sockets=[listener])
     return 0
 
@@ -175,7 +184,10 @@ def _run_reloading(args: argparse.Namespace, directory: Directory) -> int:
         os.environ["UAPI_DIRECTORY"] = str(args.directory.resolve())
     watched = reload_dirs(args.spec)
     _print_banner(args, directory, watched)
+    # The reloader builds its config again in each fresh process: the edge protocol runs there
+    # with its default limits (--reload is for development; the limit flags shape plain serve).
     uvicorn.run("uapi.app:app_from_environment", factory=True, host=args.host, port=args.port,
+                http="uapi.edge_protocol:EdgeProtocol", timeout_keep_alive=args.keep_alive,
                 log_level=args.log_level, reload=True, reload_dirs=[str(path) for path in watched],
                 reload_includes=["*.yaml", "*.py"],
                 ssl_certfile=str(args.tls_cert) if args.tls_cert else None,
@@ -212,6 +224,7 @@ def _print_banner(args: argparse.Namespace, directory: Directory, watched: list[
     if watched:
         lines.append(f"  reload      on changes to *.yaml and *.py in {', '.join(map(str, watched))}")
     if args.directory is None:
+        lines.append(demo_banner_line(args))
         lines.append("  demo apps (client_id / client_secret -> account):")
         lines += [f"    {app.client_id} / {app.client_secret} -> {app.principal.account}" for app in directory.apps.values()]
         if args.switch == "sip":

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from uapi.accounts import Directory
 from uapi.calls import CallService
+from uapi.rate_limits import TokenRateLimiter
 from uapi.settings import Settings
 from uapi.store import Store
 from uapi.switch import Switch
@@ -26,6 +27,7 @@ class Services:
     calls: CallService
     tokens: TokenService
     phonecall_fields: frozenset[str]
+    token_limiter: TokenRateLimiter
 
 
 _current: ContextVar[Services] = ContextVar("uapi_services")

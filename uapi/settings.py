@@ -32,6 +32,26 @@ class SipSettings:
     workdir: Path | None = None                         # Kamailio's config, pidfile and logs
 
 
+@dataclass(frozen=True)
+class EdgeLimits:
+    """What one request and one client may cost the server before anything else runs.
+
+    Defaults are generous for the original clients (a handful of parameters, one token an hour)
+    and tight enough that a client without a token cannot hold the event loop or the
+    descriptors: see README, `uapi serve`.
+    """
+
+    max_fields: int = 100                   # query parameters of a request, and fields of a form body
+    max_field_bytes: int = 4096             # one encoded name=value pair
+    max_header_bytes: int = 16384           # request line and headers together (431 beyond)
+    header_timeout_seconds: float = 10.0    # from a request's first byte (or the connection) to its last header
+    keep_alive_seconds: float = 5.0         # an idle keep-alive connection is closed after this
+    max_connections: int = 1000             # open connections; more are answered 503 and closed
+    token_rate_per_client: str = "30/minute"   # /oauth/token attempts naming one client_id
+    token_rate_per_address: str = "120/minute"  # /oauth/token attempts from one address
+    max_live_tokens: int = 100              # unexpired tokens of one client; the oldest is revoked first
+
+
 @dataclass
 class Settings:
     database_url: str = field(default_factory=lambda: os.environ.get("UAPI_DATABASE", "sqlite:///uapi.db"))
@@ -41,6 +61,8 @@ class Settings:
     spec_path: Path = DEFAULT_SPEC
     token_ttl_seconds: int = 3600
     max_body_bytes: int = 65536
+    limits: EdgeLimits = field(default_factory=lambda: EdgeLimits())
+    demo: bool = False  # the demo directory may serve on a non-loopback address (`uapi serve --demo`)
     sweep_interval_seconds: float = 1.0
     sip: SipSettings | None = None  # None: the built-in simulated switch  # how often deadlines that passed are written down
     # Injected so tests can control time and ids exactly.

@@ -31,6 +31,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
+from uapi.private_files import create_private_sqlite_file
+
 metadata = MetaData()
 JSON_DOC = JSON().with_variant(JSONB(), "postgresql")   # a JSON document column, binary on PostgreSQL
 
@@ -78,6 +80,8 @@ tokens = Table(
     Column("account", String(255), nullable=False),
     Column("expires_at", BigInteger, nullable=False),  # epoch seconds
     Index("ix_tokens_expires_at", "expires_at"),
+    # A client's tokens, newest first: revoking the oldest beyond the live-token bound.
+    Index("ix_tokens_client_expires", "client_id", "expires_at"),
 )
 
 
@@ -172,8 +176,12 @@ class Store:
         return self._write_lock if self._write_lock is not None else contextlib.nullcontext()
 
     async def start(self) -> None:
+        create_private_sqlite_file(self.url)
         async with self.engine.begin() as conn:
             await conn.run_sync(metadata.create_all)
+            # create_all makes the indexes of new tables only; a database from before an index
+            # was added gets it here.
+            await conn.run_sync(lambda sync: [index.create(sync, checkfirst=True) for index in tokens.indexes])
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -239,10 +247,19 @@ class Store:
 
     # -- tokens --------------------------------------------------------------------
 
-    async def put_token(self, token_hash: str, client_id: str, account: str, expires_at: int) -> None:
+    async def put_token(self, token_hash: str, client_id: str, account: str, expires_at: int,
+                        keep: int | None = None) -> None:
+        """Store a token; with `keep`, revoke the client's oldest tokens beyond the newest `keep`."""
         async with self._writing(), self.engine.begin() as conn:
             await conn.execute(tokens.insert().values(token_hash=token_hash, client_id=client_id,
                                                       account=account, expires_at=expires_at))
+            if keep is not None:
+                newest = (select(tokens.c.token_hash).where(tokens.c.client_id == client_id)
+                          .order_by(tokens.c.expires_at.desc(), tokens.c.token_hash.desc()).limit(keep))
+                # Wrapped in a derived table: MySQL-style dialects refuse LIMIT in IN, and
+                # PostgreSQL and SQLite take it either way.
+                await conn.execute(tokens.delete().where(tokens.c.client_id == client_id,
+                                                         tokens.c.token_hash.not_in(select(newest.subquery().c.token_hash))))
 
     async def get_token(self, token_hash: str, now: int) -> tuple[str, str] | None:
         query = select(tokens.c.client_id, tokens.c.account).where(tokens.c.token_hash == token_hash,

@@ -8,6 +8,7 @@ failed, and a short message in plain words.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, AsyncGenerator
 
 from connexion.datastructures import MediaTypeDict
@@ -18,6 +19,36 @@ from jsonschema.exceptions import best_match
 from uapi.errors import bad_request
 
 REQUEST_INVALID = "request_invalid"
+# NUL and lone surrogates: valid in a Python str (JSON's "\u0000", "\ud800"), but PostgreSQL text
+# and JSONB cannot hold them (UntranslatableCharacter) and UTF-8 cannot encode a lone surrogate.
+# No field of the contract has a use for them, so they are refused like any malformed value.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+UNSTORABLE_REASON = "contains a character that is not allowed (NUL or a lone surrogate)"
+
+
+def unstorable_path(value: Any, schema: Any = None, path: tuple[Any, ...] = ()) -> list[Any] | None:
+    """The path of the first string in `value` that the stores cannot keep.
+
+    With a `schema`, only the properties it declares are looked into: undeclared ones are
+    ignored by the server (never stored), and refusing them would refuse schema-valid input.
+    """
+    if isinstance(value, str):
+        return list(path) if UNSTORABLE.search(value) else None
+    declared = schema.get("properties") if isinstance(schema, dict) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if declared is not None and key not in declared:
+                continue
+            found = unstorable_path(item, declared.get(key) if declared else None, (*path, key))
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        items = schema.get("items") if isinstance(schema, dict) else None
+        for index, item in enumerate(value):
+            found = unstorable_path(item, items, (*path, index))
+            if found is not None:
+                return found
+    return None
 
 
 def describe(error: ValidationError) -> str:
@@ -64,6 +95,8 @@ class UapiParameterValidator(ParameterValidator):
             if param.get("required"):
                 raise bad_request(code, f"The {parameter_type} parameter {name} is required.")
             return
+        if unstorable_path(value) is not None:
+            raise bad_request(code, f"The {parameter_type} parameter {name} {UNSTORABLE_REASON}.")
         errors = list(_validator_for(param.get("schema", param)).iter_errors(value))
         if errors:
             raise bad_request(code, f"The {parameter_type} parameter {name} {describe(best_match(errors))}.")
@@ -94,6 +127,9 @@ class UapiJSONBodyValidator(JSONRequestBodyValidator):
             raise bad_request(REQUEST_INVALID, "A JSON request body is required.")
         if not isinstance(body, dict):
             raise bad_request(REQUEST_INVALID, "The request body must be a JSON object.")
+        bad = unstorable_path(body, self._schema)
+        if bad is not None:
+            raise bad_request(_field_code(self._schema, bad), f"The body field {_dotted(bad)} {UNSTORABLE_REASON}.")
         failure = _first_failure(self._validator, body)
         if failure is None:
             return None

@@ -111,7 +111,7 @@ class OAuthError:
 
     _JSON_NAMES: ClassVar[frozenset[str]] = frozenset({"error", "error_description"})
 
-    error: Literal["invalid_request", "invalid_client", "invalid_grant", "unauthorized_client", "unsupported_grant_type", "invalid_scope", "server_error"]
+    error: Literal["invalid_request", "invalid_client", "invalid_grant", "unauthorized_client", "unsupported_grant_type", "invalid_scope", "temporarily_unavailable", "server_error"]
 
     error_description: str | None = None
 

@@ -46,7 +46,7 @@ export interface ErrorError {
  * RFC 6749 §5.2 error body.
  */
 export interface OAuthError {
-  error: "invalid_request" | "invalid_client" | "invalid_grant" | "unauthorized_client" | "unsupported_grant_type" | "invalid_scope" | "server_error";
+  error: "invalid_request" | "invalid_client" | "invalid_grant" | "unauthorized_client" | "unsupported_grant_type" | "invalid_scope" | "temporarily_unavailable" | "server_error";
   error_description?: string;
 }
 
@@ -1108,7 +1108,9 @@ export class UapiClient {
    * `client_id` and `client_secret` in the form or with HTTP Basic. Fields the original
    * clients also send (`type`, `redirect_uri`, `state`) are ignored. The same operation
    * is answered at `/oauth/token.php`, the original path. Tokens use only
-   * `[A-Za-z0-9_.-]`, are stored hashed and stay valid across restarts until they expire.
+   * `[A-Za-z0-9_.-]`, are stored hashed and stay valid across restarts until they expire,
+   * or until the client has 100 newer ones (the oldest is revoked first). Attempts are
+   * limited per `client_id` and per address (429 with `Retry-After`, see Limits).
    * Errors follow RFC 6749 §5.2.
    *
    * `POST /oauth/token`.
