@@ -28,6 +28,7 @@ from uapi.http_errors import AllowedMethods, exception_handler, handled_exceptio
 from uapi.package_data import HANDLERS_PACKAGE
 from uapi.log_redaction import redact_access_log
 from uapi.rate_limits import TokenRateLimiter
+from uapi.retention import PURGE_BATCH, purge_ended_calls
 from uapi.services import Services
 from uapi.settings import DEMO_DIRECTORY, Settings
 from uapi.store import Store
@@ -90,17 +91,21 @@ def build_services(settings: Settings, directory: Directory, spec: dict[str, Any
 
 
 async def sweep_forever(services: Services) -> None:
-    """Write down calls whose deadlines passed (readers see them at once regardless), and
-    forget expired tokens."""
+    """Write down calls whose deadlines passed (readers see them at once regardless), forget
+    expired tokens, and purge ended calls past their retention, a small batch per round."""
     while True:
         try:
             due = await services.calls.sweep()
             await services.store.purge_tokens(int(services.settings.clock()))
+            purged = await purge_ended_calls(services.store, services.settings.clock(),
+                                             services.settings.retention_days)
         except Exception:  # a database hiccup must not stop the sweeper; the next round retries
             log.exception("sweeping due calls failed")
-            due = 0
-        if due < SWEEP_BATCH:
+            due = purged = 0
+        if due < SWEEP_BATCH and purged < PURGE_BATCH:
             await asyncio.sleep(services.settings.sweep_interval_seconds)
+        else:
+            await asyncio.sleep(0)  # a backlog: another round at once, after the requests waiting
 
 
 def services_lifespan(services: Services) -> Any:

@@ -14,7 +14,7 @@ from uapi.package_data import handlers_dir
 from uapi.preflight import bind_listener, check_contract, check_database, check_port_free, check_tls
 from uapi.serve_limits import (demo_banner_line, exposure_problem, limit_flags, refuse, settings_options,
                                start_uvicorn_options, warn_plaintext_secrets)
-from uapi.settings import DEFAULT_SPEC, DEMO_DIRECTORY, Settings, SipSettings
+from uapi.settings import DEFAULT_RETENTION_DAYS, DEFAULT_SPEC, DEMO_DIRECTORY, Settings, SipSettings
 from uapi.spec_loading import SpecError, load_spec
 from uapi.store import DatabaseUrlError, async_url
 
@@ -30,6 +30,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "(default: the built-in demo directory)")
     parser.add_argument("--database", metavar="URL", default="sqlite:///uapi.db",
                         help="sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DB (default sqlite:///uapi.db)")
+    parser.add_argument("--retention-days", type=retention_days, metavar="N", default=DEFAULT_RETENTION_DAYS,
+                        help="keep ended calls readable for N days, then purge them "
+                             f"(default {DEFAULT_RETENTION_DAYS:g}; 0 keeps them forever)")
     parser.add_argument("--tls-cert", type=Path, metavar="FILE", help="serve HTTPS with this certificate (PEM)")
     parser.add_argument("--tls-key", type=Path, metavar="FILE", help="private key of --tls-cert (PEM)")
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
@@ -65,6 +68,17 @@ def port_number(text: str) -> int:
     return int(text)
 
 
+def retention_days(text: str) -> float:
+    """A number of days >= 0 for argparse (fractions allowed: 0.5 is twelve hours)."""
+    try:
+        days = float(text)
+    except ValueError:
+        days = -1.0
+    if not days >= 0 or days == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days (0 or more)")
+    return days
+
+
 def address(text: str) -> tuple[str, int]:
     """HOST:PORT (an IPv6 host in brackets) for argparse."""
     host, sep, port = text.rpartition(":")
@@ -96,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
         check_port_free(args.host, args.port)
         return _run_reloading(args, directory)
     settings = Settings(database_url=args.database, directory_path=args.directory, spec_path=args.spec,
+                        retention_days=args.retention_days,
                         sip=sip_settings(args), **settings_options(args))
     app = _create_app(settings, directory, args.spec)
     listener = bind_listener(args.host, args.port)   # last check: from here on the server starts
@@ -177,6 +192,7 @@ def _run_reloading(args: argparse.Namespace, directory: Directory) -> int:
     # The served process is a fresh interpreter: it needs run()'s warning filter through the environment.
     os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), HTTPX_WARNING_FILTER]))
     os.environ["UAPI_DATABASE"] = args.database
+    os.environ["UAPI_RETENTION_DAYS"] = str(args.retention_days)
     os.environ["UAPI_SPEC"] = str(args.spec.resolve())
     if args.directory is None:
         os.environ.pop("UAPI_DIRECTORY", None)   # an inherited value must not replace the demo directory

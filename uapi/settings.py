@@ -16,6 +16,13 @@ DEMO_DIRECTORY = package_data.DEMO_DIRECTORY
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+DEFAULT_RETENTION_DAYS = 30.0   # how long ended calls stay readable (see uapi.retention)
+
+
+def retention_from_environment() -> float:
+    return float(os.environ.get("UAPI_RETENTION_DAYS") or DEFAULT_RETENTION_DAYS)
+
+
 def new_call_id() -> str:
     """20 lowercase hex characters, like the original service's ids."""
     return secrets.token_hex(10)
@@ -61,6 +68,8 @@ class Settings:
     spec_path: Path = DEFAULT_SPEC
     token_ttl_seconds: int = 3600
     max_body_bytes: int = 65536
+    # Ended calls are purged this many days after they ended; 0 keeps them forever.
+    retention_days: float = field(default_factory=retention_from_environment)
     limits: EdgeLimits = field(default_factory=lambda: EdgeLimits())
     demo: bool = False  # the demo directory may serve on a non-loopback address (`uapi serve --demo`)
     sweep_interval_seconds: float = 1.0

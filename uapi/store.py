@@ -22,9 +22,13 @@ from sqlalchemy import (
     Table,
     event,
     and_,
+    delete,
+    exists,
     func,
+    inspect,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -54,6 +58,10 @@ calls = Table(
     # lured SQLite into scanning every live call of the store.
     Index("ix_calls_next_event", "next_event"),
 )
+# Ended calls by when they ended, for the retention purge (uapi.retention). Partial, so that
+# no query about live calls (`ended IS NULL`) can be drawn to it.
+ix_calls_ended = Index("ix_calls_ended", calls.c.ended, sqlite_where=text("ended IS NOT NULL"),
+                       postgresql_where=text("ended IS NOT NULL"))
 
 # Which extensions take part in a call: every list is one query on this table's index.
 # `published`, `ended` and `ends_at` repeat the call's, so a page of an extension's live
@@ -95,6 +103,12 @@ sip_dialogs = Table(
     Column("party", String(64), primary_key=True),
     Column("record", JSON_DOC, nullable=False),
 )
+
+
+# Rows about a call kept elsewhere (the SIP engine's, in uapi.switch.sip), keyed by `call_id`
+# first: they go with the call when it is purged. Named rather than imported, since the store
+# knows nothing of switches, and purged only where the table exists.
+PURGED_WITH_CALL = ("sip_dialogs", "sip_owners")
 
 
 class DatabaseUrlError(ValueError):
@@ -179,6 +193,9 @@ class Store:
         create_private_sqlite_file(self.url)
         async with self.engine.begin() as conn:
             await conn.run_sync(metadata.create_all)
+            # A database from before the retention purge gets its index (create_all skips
+            # the indexes of tables that exist).
+            await conn.run_sync(lambda sync: ix_calls_ended.create(sync, checkfirst=True))
             # create_all makes the indexes of new tables only; a database from before an index
             # was added gets it here.
             await conn.run_sync(lambda sync: [index.create(sync, checkfirst=True) for index in tokens.indexes])
@@ -196,9 +213,8 @@ class Store:
 
     async def find_call(self, call_id: str, extensions: Sequence[str]) -> StoredCall | None:
         """The call, live or ended, when one of `extensions` takes part in it."""
-        query = select(calls).where(calls.c.id == call_id, calls.c.id.in_(_member_calls(extensions)))
         async with self.engine.connect() as conn:
-            row = (await conn.execute(query)).first()
+            row = (await conn.execute(find_call_statement(call_id, extensions))).first()
         return _row_to_call(row) if row else None
 
     async def load_call(self, call_id: str) -> StoredCall | None:
@@ -209,12 +225,10 @@ class Store:
     async def live_calls_page(self, extensions: Sequence[str], now: int,
                               query: ListQuery) -> tuple[int, list[StoredCall]]:
         """One page of the live calls of `extensions` that match `query`, and the total."""
-        live = _live_ids(extensions, now, query)
-        order = (live.c.published.desc(), live.c.call_id.desc()) if query.descending else (live.c.published, live.c.call_id)
+        count, page = live_page_statements(extensions, now, query)
         async with self.engine.connect() as conn:
-            total = (await conn.execute(select(func.count()).select_from(live))).scalar_one()
-            ids = (await conn.execute(select(live.c.call_id).order_by(*order)
-                                      .offset(query.start).limit(query.count))).scalars().all()
+            total = (await conn.execute(count)).scalar_one()
+            ids = (await conn.execute(page)).scalars().all()
             return total, await _load(conn, ids)
 
     async def all_live_calls(self, extensions: Sequence[str], now: int) -> list[StoredCall]:
@@ -244,6 +258,24 @@ class Store:
             await conn.execute(update(call_members).where(call_members.c.call_id == call.id)
                                .values(ended=state.ended, ends_at=state.ends_at))
             return True
+
+    async def purge_ended(self, ended_before: int, limit: int) -> int:
+        """Delete up to `limit` calls that ended before `ended_before` (epoch ms), oldest first,
+        with their member rows and the SIP engine's rows about them; answers how many.
+
+        An ended call is never written again (every transition requires `ended IS NULL`), so
+        deleting it races with nothing but readers, who then find no call, as after the purge.
+        """
+        async with self._writing(), self.engine.begin() as conn:
+            ids = (await conn.execute(purge_statement(ended_before, limit))).scalars().all()
+            if not ids:
+                return 0
+            await conn.execute(delete(call_members).where(call_members.c.call_id.in_(ids)))
+            for name in await conn.run_sync(_existing_tables, PURGED_WITH_CALL):
+                table = Table(name, MetaData(), Column("call_id", String(64)))
+                await conn.execute(delete(table).where(table.c.call_id.in_(ids)))
+            await conn.execute(delete(calls).where(calls.c.id.in_(ids), calls.c.ended.is_not(None)))
+            return len(ids)
 
     # -- tokens --------------------------------------------------------------------
 
@@ -297,8 +329,37 @@ class SqlDialogStore:
         return [(row.call_id, row.party, row.record) for row in rows]
 
 
-def _member_calls(extensions: Sequence[str]) -> Any:
-    return select(call_members.c.call_id).where(call_members.c.extension.in_(list(extensions)))
+def find_call_statement(call_id: str, extensions: Sequence[str]) -> Any:
+    """The call `call_id` when one of `extensions` takes part in it: two primary-key lookups,
+    whatever the size of the extensions' history. (`id IN (calls of the extensions)` made
+    SQLite read every member row of the extensions, ended calls included.)"""
+    m = call_members.c
+    member = select(m.call_id).where(m.call_id == call_id, m.extension.in_(list(extensions)))
+    return select(calls).where(calls.c.id == call_id, exists(member))
+
+
+def live_page_statements(extensions: Sequence[str], now: int, query: ListQuery) -> tuple[Any, Any]:
+    """(count of the matching live calls, ids of the page's calls in order), both read from
+    the index ix_call_members_live, where ended calls sort apart from live ones."""
+    live = _live_ids(extensions, now, query)
+    order = (live.c.published.desc(), live.c.call_id.desc()) if query.descending else (live.c.published, live.c.call_id)
+    page = select(live.c.call_id).order_by(*order).offset(query.start).limit(query.count)
+    return select(func.count()).select_from(live), page
+
+
+def purge_statement(ended_before: int, limit: int) -> Any:
+    """Ids of the calls that ended first, before `ended_before`, from the partial index ix_calls_ended."""
+    return (select(calls.c.id).where(calls.c.ended.is_not(None), calls.c.ended < ended_before)
+            .order_by(calls.c.ended).limit(limit))
+
+
+def load_statement(ids: Sequence[str]) -> Any:
+    return select(calls).where(calls.c.id.in_(list(ids)))
+
+
+def _existing_tables(sync_conn: Any, names: Sequence[str]) -> list[str]:
+    inspector = inspect(sync_conn)
+    return [name for name in names if inspector.has_table(name)]
 
 
 def _live_ids(extensions: Sequence[str], now: int, query: ListQuery) -> Any:
@@ -315,7 +376,7 @@ async def _load(conn: Any, ids: Sequence[str]) -> list[StoredCall]:
     """The calls `ids`, in that order."""
     if not ids:
         return []
-    rows = {row.id: _row_to_call(row) for row in (await conn.execute(select(calls).where(calls.c.id.in_(ids)))).all()}
+    rows = {row.id: _row_to_call(row) for row in (await conn.execute(load_statement(ids))).all()}
     return [rows[call_id] for call_id in ids if call_id in rows]
 
 

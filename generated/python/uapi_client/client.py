@@ -481,10 +481,11 @@ class Client:
         """Read one phone call, live or ended
 
         Answers the call as a collection of one. Ended calls are kept and answered too, with
-        `ended`, `endedBy`, `cause` and each view's `disposition`, so a client can always
-        find out how a call ended. With `@self` the call is found on any extension of the
-        user. A call that never existed within the resolved user and extension answers 400
-        `pc_phonecall_invalid`.
+        `ended`, `endedBy`, `cause` and each view's `disposition`, so a client can find out
+        how a call ended, for the server's retention period (30 days after the end by
+        default). With `@self` the call is found on any extension of the user. A call that
+        never existed within the resolved user and extension, or was purged after its
+        retention, answers 400 `pc_phonecall_invalid`.
 
         `GET /uapi/phoneCalls/{userId}/{extension}/{phoneCallId}`
 
@@ -1125,10 +1126,11 @@ class AsyncClient:
         """Read one phone call, live or ended
 
         Answers the call as a collection of one. Ended calls are kept and answered too, with
-        `ended`, `endedBy`, `cause` and each view's `disposition`, so a client can always
-        find out how a call ended. With `@self` the call is found on any extension of the
-        user. A call that never existed within the resolved user and extension answers 400
-        `pc_phonecall_invalid`.
+        `ended`, `endedBy`, `cause` and each view's `disposition`, so a client can find out
+        how a call ended, for the server's retention period (30 days after the end by
+        default). With `@self` the call is found on any extension of the user. A call that
+        never existed within the resolved user and extension, or was purged after its
+        retention, answers 400 `pc_phonecall_invalid`.
 
         `GET /uapi/phoneCalls/{userId}/{extension}/{phoneCallId}`
 
