@@ -34,7 +34,7 @@ from sqlalchemy.engine import Engine
 from uapi import calls as calls_module
 from uapi.accounts import Directory, Extension, Principal
 from uapi.calls import CallOptions, CallService
-from uapi.store import call_members, call_row, calls, member_rows, metadata, tokens
+from uapi.store import StoredCall, call_members, call_row, calls, member_rows, metadata, tokens
 from uapi.switch.sim import SimulatedSwitch
 from uapi.tokens import token_hash
 
@@ -167,11 +167,33 @@ class _CapturingStore:
 
     def __init__(self) -> None:
         self.rows: list[dict[str, Any]] = []
+        self._by_id: dict[str, dict[str, Any]] = {}
 
     async def insert_call(self, call_id: str, organization_id: str, published: int, state: Any,
                           doc: dict[str, Any], members: Sequence[tuple[str, str]]) -> None:
-        self.rows.append({"call": call_row(call_id, organization_id, published, state, doc),
-                          "members": member_rows(call_id, members, published, state)})
+        row = {"call": call_row(call_id, organization_id, published, state, doc),
+               "members": member_rows(call_id, members, published, state)}
+        self.rows.append(row)
+        self._by_id[call_id] = row
+
+    # The simulator reports when each party will answer right after the create; the domain
+    # writes that down as a second transition, which must land in the captured row too.
+    async def load_call(self, call_id: str) -> StoredCall | None:
+        row = self._by_id.get(call_id)
+        if row is None:
+            return None
+        call = row["call"]
+        return StoredCall(call_id, call["version"], call["published"], call["ended"], call["doc"])
+
+    async def replace_call(self, call: StoredCall, doc: dict[str, Any], state: Any,
+                           new_members: Sequence[tuple[str, str]] = ()) -> bool:
+        row = self._by_id[call.id]
+        published = row["call"]["published"]
+        row["call"].update(call_row(call.id, row["call"]["organization_id"], published, state, doc),
+                           version=call.version + 1)
+        row["members"] = [*member_rows(call.id, [(m["extension"], m["user_id"]) for m in row["members"]],
+                                       published, state), *member_rows(call.id, new_members, published, state)]
+        return True
 
 
 def _cache_iso() -> None:

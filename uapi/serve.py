@@ -79,6 +79,19 @@ def retention_days(text: str) -> float:
     return days
 
 
+def udp_free(where: tuple[str, int]) -> bool:
+    """Whether a UDP socket can bind `where` now (Kamailio and the engine bind it a moment later)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in where[0] else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            probe.bind(where)
+        return True
+    except OSError:
+        return False
+
+
 def address(text: str) -> tuple[str, int]:
     """HOST:PORT (an IPv6 host in brackets) for argparse."""
     host, sep, port = text.rpartition(":")
@@ -137,6 +150,11 @@ def _preflight(args: argparse.Namespace) -> Directory:
             raise UsageError("--reload works with the simulated switch only (a reload would drop live SIP calls)")
         if args.sip_proxy is None and shutil.which("kamailio") is None:
             raise UsageError("--switch sip needs Kamailio (apt-get install kamailio), or --sip-proxy for one run apart")
+        for flag, where in (("--sip-listen", None if args.sip_proxy else args.sip_listen),
+                            ("--sip-engine", args.sip_engine)):
+            if where is not None and where[1] != 0 and not udp_free(where):
+                raise UsageError(f"{flag} {where[0]}:{where[1]}: that UDP port is in use or not an address of "
+                                 "this machine (stop the other SIP server or choose another port)")
     try:
         async_url(args.database)
     except DatabaseUrlError:   # its message quotes the raw URL, password included

@@ -52,6 +52,19 @@ def closed_port() -> int:
 
 
 @pytest.fixture
+def taken_udp_port() -> Iterator[int]:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield int(sock.getsockname()[1])
+
+
+def closed_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
 def taken_port() -> Iterator[int]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -115,6 +128,10 @@ MISTAKES: dict[str, Mistake] = {
                                     env={"PATH": "/nonexistent"}),
     "sip-listen": Mistake(("serve", "--switch", "sip", "--sip-listen", "5060"), ("--sip-listen", "HOST:PORT")),
     "sip-reload": Mistake(("serve", "--switch", "sip", "--reload"), ("--reload",)),
+    "sip-listen-taken": Mistake(("serve", "--switch", "sip", "--sip-listen", "127.0.0.1:{udp_taken}"),
+                                ("--sip-listen 127.0.0.1:{udp_taken}", "in use")),
+    "sip-engine-taken": Mistake(("serve", "--switch", "sip", "--sip-listen", "127.0.0.1:{udp_closed}",
+                                 "--sip-engine", "127.0.0.1:{udp_taken}"), ("--sip-engine", "in use")),
     # the other commands
     "no-command": Mistake(("frobnicate",), ("uapi: error:", "frobnicate")),
     "generate-unwritable-out": Mistake(("generate", "--lang", "python", "--out", "a-file/x"),
@@ -136,9 +153,11 @@ MISTAKES: dict[str, Mistake] = {
 
 
 @pytest.mark.parametrize("case", list(MISTAKES))
-def test_mistake_is_one_line_and_status_two(case: str, tmp_path: Path, taken_port: int) -> None:
+def test_mistake_is_one_line_and_status_two(case: str, tmp_path: Path, taken_port: int,
+                                           taken_udp_port: int) -> None:
     mistake = MISTAKES[case]
-    ports = {"closed": str(closed_port()), "taken": str(taken_port)}
+    ports = {"closed": str(closed_port()), "taken": str(taken_port), "udp_taken": str(taken_udp_port),
+             "udp_closed": str(closed_udp_port())}
     args = with_fixed_port(tuple(arg.format(**ports) for arg in mistake.args), closed_port())
     files(tmp_path)
     env = {**os.environ, **mistake.env}
