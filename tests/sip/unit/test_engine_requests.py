@@ -68,3 +68,30 @@ async def test_a_dialled_call_the_domain_rejects_gets_100_then_the_final(engine)
     trying, final = await exchange(engine, raw("INVITE"), expect=2)
     assert trying.status == 100 and final.status == 403
     assert final["to"].endswith(final["to"].split(";tag=")[1]) and ";tag=" in final["to"]
+
+
+async def test_every_rejected_call_is_forgotten_so_its_leg_is_reaped(engine):
+    forgotten = []
+    engine._forget = lambda leg: forgotten.append(leg.sip_call_id)   # it schedules the reap 64*T1 + 5 s on
+    for n in range(5):
+        await exchange(engine, raw("INVITE", branch=f"z9hG4bKrej{n}").replace(b"raw@h", f"rej{n}@h".encode()), 2)
+    await asyncio.sleep(0)
+    assert sorted(forgotten) == [f"rej{n}@h" for n in range(5)]
+    for leg in list(engine.legs.values()):
+        engine._reap(leg)
+    assert engine.legs == {} and engine.calls == {}
+
+
+async def test_behind_a_proxy_new_invites_from_anywhere_else_are_refused():
+    async def no_events(event):
+        pass
+
+    async def accept_all(call):
+        raise AssertionError("the domain must never hear of a call that bypassed the proxy")
+    eng = SipEngine(proxy=("127.0.0.1", 9))   # Kamailio's address; the test socket is not it
+    await eng.start(no_events, accept_all)
+    try:
+        refused, = await exchange(eng, raw("INVITE"))
+        assert refused.status == 403 and eng.legs == {}
+    finally:
+        await eng.stop()

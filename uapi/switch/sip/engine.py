@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Callable, Literal, Sequence
 
-from .. import HOLD, PARK, TRANSFER, Accept, EventSink, IncomingHandler, Leg, SwitchEvent
+from .. import HOLD, TRANSFER, Accept, EventSink, IncomingHandler, Leg, SwitchEvent
 from . import sdp
 from .dialogs import DialogStore, MemoryDialogStore
 from .inbound import InboundMixin
@@ -49,7 +49,7 @@ class Call:
 
 
 class SipEngine(InboundMixin):
-    capabilities = frozenset({HOLD, TRANSFER, PARK})
+    capabilities = frozenset({HOLD, TRANSFER})
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, proxy: tuple[str, int] | None = None,
                  domain: str = "127.0.0.1", dialogs: DialogStore | None = None, t1: float = 0.5,
@@ -68,6 +68,7 @@ class SipEngine(InboundMixin):
         self._events: asyncio.Queue = asyncio.Queue()
         self._store: asyncio.Queue = asyncio.Queue()
         self._tasks: list[asyncio.Task] = []
+        self._deciding: set[asyncio.Task[None]] = set()   # phones' calls waiting for the domain's answer
 
     # lifecycle ---------------------------------------------------------------------------
     @property
@@ -223,6 +224,9 @@ class SipEngine(InboundMixin):
 
     def _invite_answered(self, leg: SipLeg, resp: SipMessage) -> None:
         tag = param(resp["to"], "tag")
+        if tag in leg.stray_acks:                             # a 2xx we ACKed and BYEd: ACK it again
+            self._send(leg.stray_acks[tag], leg.next_hop())
+            return
         if leg.state in ("confirmed", "ended") and leg.answered_sent:
             if tag == leg.remote_tag:
                 if leg.last_ack:                              # retransmitted 2xx: same ACK again
@@ -269,7 +273,7 @@ class SipEngine(InboundMixin):
         """The other leg never gave an answer in time: ACK inactive, then BYE (brief 1.3)."""
         if leg.deferred_offer is not None and leg.deferred_cseq == cseq and leg.live:
             self._ack_deferred(leg, self._inactive_answer(leg))
-            self._remote_end(leg, "hangup", None, bye=True)
+            self._remote_end(leg, "failed", 408, bye=True)   # the network failed the call, not the phone
 
     def _ack_and_bye(self, leg: SipLeg, resp: SipMessage) -> None:
         ghost = replace(leg, remote=resp["to"], route_set=[], reinvites=[], state="early")
@@ -278,6 +282,7 @@ class SipEngine(InboundMixin):
         offer = resp.body if not (leg.invite and leg.invite.body) else b""
         body = ghost.origin.stamp(sdp.with_direction(offer, "inactive")) if offer else b""
         self._ack(ghost, resp.cseq[0], body)
+        leg.stray_acks[param(resp["to"], "tag") or ""] = ghost.last_ack or b""
         self._bye(ghost)
 
     # connect / re-INVITE -------------------------------------------------------------------
@@ -306,7 +311,7 @@ class SipEngine(InboundMixin):
                 self._ack_deferred(offerer, resp.body)
             elif offerer.live:
                 self._ack_deferred(offerer, self._inactive_answer(offerer))
-                self._remote_end(offerer, "hangup", None, bye=True)
+                self._remote_end(offerer, "failed", None, bye=True)   # the media could not be connected
 
         self._reinvite(a, offerer.deferred_offer, answered)
 
@@ -364,8 +369,8 @@ class SipEngine(InboundMixin):
             leg.invite_busy = True
             asyncio.get_running_loop().call_later(delay, self._retry_reinvite, leg)
             return
-        if status in (481, 408) and leg.live:
-            self._remote_end(leg, "hangup", status, bye=True)
+        if status in (481, 408) and leg.live:   # the dialog is gone (RFC 3261 12.2.1.2): a failure, not a hang-up
+            self._remote_end(leg, "failed", status, bye=True)
         done(None)
         self._next_reinvite(leg)
 

@@ -73,6 +73,11 @@ class InboundMixin:
     def _on_new_invite(self: "SipEngine", msg: SipMessage, addr: tuple[str, int]) -> None:
         if msg.call_id in self.legs:                         # a retransmission before our 100 landed
             return
+        if self.proxy is not None and addr != self.proxy:
+            # Only Kamailio authenticates phones and vouches for X-UAPI-Caller; anyone else
+            # reaching the engine's port directly could call out as any extension.
+            self._reply(msg, 403, addr)
+            return
         contact = msg.get("contact") or msg["from"]
         leg = SipLeg("", "", "uas", msg.call_id, local=f"{msg['to']};tag={new_tag()}", remote=msg["from"],
                      contact=self._contact, via_host=self._via_host, remote_target=uri_of(contact),
@@ -85,7 +90,9 @@ class InboundMixin:
         self.runner.remember(msg, trying, addr)
         caller = (msg.get("x-uapi-caller") or user_of(uri_of(msg["from"]))).strip()
         dialled = user_of(msg.uri or "")
-        asyncio.get_running_loop().create_task(self._decide(leg, IncomingCall(caller, dialled)))
+        task = asyncio.get_running_loop().create_task(self._decide(leg, IncomingCall(caller, dialled)))
+        self._deciding.add(task)                     # the loop keeps only weak references to tasks
+        task.add_done_callback(self._deciding.discard)
 
     async def _decide(self: "SipEngine", leg: SipLeg, incoming: IncomingCall) -> None:
         try:
@@ -98,12 +105,14 @@ class InboundMixin:
             if leg.live:
                 leg.state = "ended"
                 self._final_to_caller(leg, decision.status, decision.reason)
+            self._forget(leg)                                # reaped once retransmissions are over
             return
         assert isinstance(decision, Accept)
         leg.call_id, leg.party = decision.call_id, incoming.caller
         self.calls.setdefault(decision.call_id, self._new_call()).legs[incoming.caller] = leg
         if not leg.live:                                     # the caller cancelled meanwhile
             self._emit(leg, "hangup", 487)
+            self._forget(leg)
             return
         callee: Leg = decision.callee
         offer = leg.remote_sdp
@@ -132,9 +141,9 @@ class InboundMixin:
         """64*T1 without an ACK for our 2xx: the caller is gone; BYE it and its partner."""
         if isinstance(action, TimedOut) and 200 <= status < 300 and leg.live:
             partner = self._leg(leg.call_id, leg.partner)
-            self._remote_end(leg, "hangup", 408, bye=True)
+            self._remote_end(leg, "failed", 408, bye=True)
             if partner is not None:
-                self._remote_end(partner, "hangup", 408, bye=True)
+                self._remote_end(partner, "failed", 408, bye=True)
 
     def _on_ack(self: "SipEngine", msg: SipMessage) -> None:
         self.runner.acked(msg.call_id)
@@ -152,8 +161,9 @@ class InboundMixin:
         leg.state = "ended"
         self._final_to_caller(leg, 487)
         if was_live and leg.call_id:
-            self._forget(leg)
             self._emit(leg, "hangup", 487)
+        if leg.call_id:   # before the domain decided, _decide forgets the leg once it has
+            self._forget(leg)
 
     def _on_reinvite(self: "SipEngine", leg: SipLeg, msg: SipMessage, addr: tuple[str, int]) -> None:
         """A phone's re-INVITE: 491 while ours is pending, else 200 with the SDP we last sent."""

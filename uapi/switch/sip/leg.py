@@ -53,6 +53,9 @@ class SipLeg:
     cancel_sent: bool = False
     answered_cseq: int = 0            # CSeq of the last re-INVITE whose 2xx we took
     invite_run: object = None         # the initial INVITE's running client transaction
+    # ACKs sent for 2xx answers we did not keep (a 2xx crossing our CANCEL, a forked second
+    # 2xx), by the answer's To tag: a retransmission of that 2xx gets the same ACK, no new BYE.
+    stray_acks: dict[str, bytes] = field(default_factory=dict)
 
     @property
     def local_tag(self) -> str:
