@@ -116,8 +116,7 @@ def services_lifespan(services: Services) -> Any:
         await services.store.start()
         calls = services.calls
         abandoned = await services.switch.start(calls.on_switch_event, calls.incoming)
-        if abandoned:
-            await calls.end_abandoned(abandoned)
+        await calls.end_switch_calls(call_id for call_id, _party in abandoned)
         sweeper = asyncio.create_task(sweep_forever(services))
         try:
             yield
@@ -125,6 +124,10 @@ def services_lifespan(services: Services) -> Any:
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
+            # The switch hangs up every leg it carries as it stops: end those calls first, so
+            # the API does not go on listing calls no phone is in.
+            await calls.end_switch_calls(services.switch.live_calls())
+            await calls.close()
             await services.switch.stop()
             await services.store.close()
 

@@ -15,6 +15,7 @@ store's conditional update, retrying on a lost race, so of concurrent writers on
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
@@ -40,6 +41,7 @@ from uapi.store import CallState, ListQuery, Store, StoredCall
 from uapi.switch import BRIDGE, LIVE, OFF_HOOK_SOURCE, Accept, IncomingCall, Leg, Reject, Switch, SwitchEvent
 from uapi.switch_commands import NOTHING, commands_between
 
+log = logging.getLogger("uapi")
 PUBLIC_NUMBER = re.compile(r"^\+?[0-9]+$")
 FLOW_LOCAL, FLOW_OUTGOING, FLOW_INCOMING = 2, 4, 8
 MAX_RACE_RETRIES = 100
@@ -253,7 +255,7 @@ class CallService:
         except UapiError:
             return Reject(404, "No such number")
         if callee.extension is not None and (callee.extension.type != "phone_terminal" or callee.extension == caller):
-            return Reject(404 if callee.extension != caller else 482, "Not a phone that can be called")
+            return Reject(404 if callee.extension != caller else 403, "Not a phone that can be called")
         source = Party(caller.extended, caller, "source")
         view_in = {"source": [caller.number], "destination": [number]}
         now = self.now_ms()
@@ -270,10 +272,11 @@ class CallService:
         """Apply what the switch reported; a call that ended meanwhile ignores it."""
         await self._apply_events(event.call_id, [event])
 
-    async def end_abandoned(self, legs: Sequence[tuple[str, str]]) -> int:
-        """End the calls whose legs a previous engine process held (it crashed or was killed)."""
+    async def end_switch_calls(self, call_ids: Iterable[str]) -> int:
+        """End calls the switch can no longer carry: its engine is stopping, or a previous
+        engine process that held their legs crashed (`system` / `switch_restart`)."""
         ended = 0
-        for call_id in dict.fromkeys(call_id for call_id, _party in legs):
+        for call_id in dict.fromkeys(call_ids):
             stored = await self.store.load_call(call_id)
             if stored is not None and await self._transition(stored, end_after_restart) is not None:
                 ended += 1
@@ -428,6 +431,17 @@ class CallService:
         task.add_done_callback(self._woken.discard)
 
     async def _write_due(self, call_id: str) -> None:
-        stored = await self.store.load_call(call_id)
-        if stored is not None and stored.live:
-            await self._transition(stored, lambda doc, _now: doc)
+        try:
+            stored = await self.store.load_call(call_id)
+            if stored is not None and stored.live:
+                await self._transition(stored, lambda doc, _now: doc)
+        except Exception:   # the sweeper writes it down within a second anyway
+            log.exception("writing the deadline of call %s failed", call_id)
+
+    async def close(self) -> None:
+        """Stop the deadline alarms (the server is stopping; the sweeper of the next one takes over)."""
+        for alarm in self._alarms.values():
+            alarm.cancel()
+        self._alarms.clear()
+        if self._woken:
+            await asyncio.gather(*self._woken, return_exceptions=True)

@@ -191,11 +191,15 @@ def leave(doc: Doc, party: dict[str, Any], now: int) -> None:
     _leave(doc, party, _disposition(doc, party))
     if len(active(doc)) < 2:
         doc.update(end_call(doc, now, "system", "completed"))
+    else:
+        _dial_next_wave(doc, now)   # the party that left may have been the one the others waited for
 
 
 def answer_now(doc: Doc, party: dict[str, Any], now: int) -> None:
-    """A party that joins by picking up: answered at once, in place."""
+    """A party that joins by picking up: answered at once, in place (and whoever waited for
+    the party it replaces, a real switch's destination, is dialled now)."""
     _answer(doc, party, now)
+    _dial_next_wave(doc, now)
 
 
 def party_matches(party: dict[str, Any], number_digits: str) -> bool:
@@ -262,7 +266,8 @@ def apply_event(doc: Doc, kind: str, number: str, at: int, now: int, status: int
         _dial_next_wave(new, now)
         return new
     if kind == "ringing":
-        if party["answered"] or "ringing" in (view_of(new, party) or {}):
+        view = view_of(new, party)
+        if party["answered"] or view is None or "ringing" in view:   # nothing a reader would see changes
             return None
         _ring(new, party, now)
         return new

@@ -150,6 +150,9 @@ def _preflight(args: argparse.Namespace) -> Directory:
             raise UsageError("--reload works with the simulated switch only (a reload would drop live SIP calls)")
         if args.sip_proxy is None and shutil.which("kamailio") is None:
             raise UsageError("--switch sip needs Kamailio (apt-get install kamailio), or --sip-proxy for one run apart")
+        if args.sip_proxy is not None and (args.sip_engine is None or args.sip_engine[1] == 0):
+            raise UsageError("--sip-proxy needs --sip-engine HOST:PORT with a fixed port (the one Kamailio's "
+                             "config names, see uapi kamailio-config)")
         for flag, where in (("--sip-listen", None if args.sip_proxy else args.sip_listen),
                             ("--sip-engine", args.sip_engine)):
             if where is not None and where[1] != 0 and not udp_free(where):

@@ -102,6 +102,9 @@ sip_dialogs = Table(
     Column("call_id", String(64), primary_key=True),
     Column("party", String(64), primary_key=True),
     Column("record", JSON_DOC, nullable=False),
+    # The engine ("host:port") holding the leg, when several API processes share the
+    # database: a restarted process recovers its own legs only, never a live neighbour's.
+    Column("engine", String(80), nullable=True),
 )
 
 
@@ -308,15 +311,17 @@ class Store:
 class SqlDialogStore:
     """The SIP engine's DialogStore (see uapi.switch.sip.dialogs) in the call store's database."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, engine: str | None = None) -> None:
         self.store = store
+        self.engine = engine   # None: the only engine on this database (recover every leg)
 
     async def save(self, call_id: str, party: str, record: dict) -> None:
         async with self.store._writing(), self.store.engine.begin() as conn:
             changed = await conn.execute(update(sip_dialogs).where(sip_dialogs.c.call_id == call_id,
                                                                    sip_dialogs.c.party == party).values(record=record))
             if changed.rowcount == 0:
-                await conn.execute(sip_dialogs.insert().values(call_id=call_id, party=party, record=record))
+                await conn.execute(sip_dialogs.insert().values(call_id=call_id, party=party, record=record,
+                                                               engine=self.engine))
 
     async def forget(self, call_id: str, party: str) -> None:
         async with self.store._writing(), self.store.engine.begin() as conn:
@@ -324,8 +329,11 @@ class SqlDialogStore:
                                                           sip_dialogs.c.party == party))
 
     async def all(self) -> list[tuple[str, str, dict]]:
+        query = select(sip_dialogs)
+        if self.engine is not None:
+            query = query.where(sip_dialogs.c.engine == self.engine)
         async with self.store.engine.connect() as conn:
-            rows = (await conn.execute(select(sip_dialogs))).all()
+            rows = (await conn.execute(query)).all()
         return [(row.call_id, row.party, row.record) for row in rows]
 
 

@@ -192,17 +192,28 @@ def test_a_wrong_password_cannot_register(server, sip_agents):
     assert refused.wait(10) == 0, refused.report()
 
 
-def test_sigterm_stops_kamailio_and_frees_every_port(tmp_path: Path):
+def test_sigterm_ends_every_call_stops_kamailio_and_frees_every_port(tmp_path: Path, sip_agents):
     from tests.support.sipp import udp_bound
 
     own = SipServer(tmp_path / "own")
     own.start()
+    john = phone(sip_agents, own, "0003*210")
+    number = trunk(sip_agents, own)
+    call = own.create("8887790")
+    own.until(call["id"], answered)
     kamailio_pid = own.kamailio_pid
     # uvicorn shuts down gracefully, then re-raises the signal it caught: -SIGTERM is a clean stop.
     assert own.stop() in (0, -signal.SIGTERM), own.output()
     assert "Traceback" not in own.output()
+    assert methods(john).count("BYE") == 1 and methods(number).count("BYE") == 1
     assert wait_until(lambda: not running(kamailio_pid), 10)
     assert not udp_bound(own.sip_port)
+    own.start()   # the call was ended as the server stopped, not left live in the database
+    try:
+        ended = own.call(call["id"])
+        assert (ended["endedBy"], ended["cause"]) == ("system", "switch_restart")
+    finally:
+        own.stop()
 
 
 def test_after_a_crash_the_restarted_server_ends_every_call_the_phones_were_left_in(tmp_path: Path, sip_agents):

@@ -114,3 +114,18 @@ def test_calls_phones_dial_reach_both_engines_and_either_process_ends_them(clust
             owners.add(conn.execute("SELECT engine FROM sip_owners WHERE call_id = %s", (call_id,)).fetchone()[0])
     assert owners == {f"{HOST}:{first.engine_port}", f"{HOST}:{second.engine_port}"}
     assert wait_until(lambda: not kamailio.live_dialogs(), 10), kamailio.live_dialogs()
+
+
+def test_restarting_one_process_leaves_the_calls_of_the_other_alone(cluster, sip_agents):
+    kamailio, first, second = cluster
+    john = phone(sip_agents, first, "0003*210", timeout_s=30)
+    number = trunk(sip_agents, first, timeout_s=30)
+    call = first.create("8887791")            # its legs live in the first process's engine
+    first.until(call["id"], lambda c: "answered" in c)
+    second.stop()
+    second.start()                            # recovers its own legs only
+    assert "ended" not in second.call(call["id"])
+    assert john.received_methods().count("BYE") == 0 and number.received_methods().count("BYE") == 0
+    assert second.request("DELETE", f"{ME}/210/{call['id']}").status_code == 200
+    assert methods(john).count("BYE") == 1 and methods(number).count("BYE") == 1
+    assert wait_until(lambda: not kamailio.live_dialogs(), 10), kamailio.live_dialogs()

@@ -100,3 +100,20 @@ def test_the_destination_rings_only_once_the_source_answered() -> None:
     after = apply_event(doc, "answered", "0003*210", NOW, NOW)
     assert after["parties"][1]["dialled"] and after["parties"][1]["ringUntil"] == NOW + 25_000
     assert "answered" not in after["call"]
+
+
+def test_picking_up_a_ringing_source_dials_the_destination_that_waited_for_it() -> None:
+    from uapi import actions
+    from uapi.accounts import Directory
+    from tests.conftest import TEST_DIRECTORY
+
+    directory = Directory.load(TEST_DIRECTORY)
+    doc = call(("0003*210", True), ("8887777", False), answered=False)
+    doc["call"].update(ownerId="3")
+    doc["call"]["phoneCallView"][0].update(status=3, source=["210"], destination=["8887777"])
+    doc["options"].update(waitForPickup=25, allowPublicTransfer=False)
+    doc["parties"][0].update(role="source", ringUntil=NOW + 25_000)
+    doc["parties"][1].update(role="destination", dialled=False)
+    after = actions.apply(doc, {"action": "PickUp", "phoneCallViewId": "00", "sendCallTo": "211"}, directory, NOW)
+    number = next(p for p in after["parties"] if p["number"] == "8887777")
+    assert number["dialled"] and number["ringUntil"] == NOW + 25_000

@@ -82,6 +82,9 @@ class Switch(Protocol):
         Answers the (call id, party) legs a previous process of this engine left live and that
         it has now ended on the wire, so the domain can end their calls."""
 
+    def live_calls(self) -> Sequence[str]:
+        """The calls this engine carries legs of right now."""
+
     async def stop(self) -> None:
         """End every live leg and release what the engine holds."""
 

@@ -26,6 +26,9 @@ class SimulatedSwitch:
         """Nothing to start: no phone ever dials a simulated switch, and no leg outlives it."""
         return []
 
+    def live_calls(self) -> Sequence[str]:
+        return []   # simulated calls live in the database only: they outlive the process
+
     async def stop(self) -> None:
         """Nothing to tear down."""
 

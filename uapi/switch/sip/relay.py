@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 
 from sqlalchemy import BigInteger, Column, Index, Integer, String, Table, delete, insert, select
@@ -25,6 +26,7 @@ from uapi.store import JSON_DOC, Store, metadata
 from uapi.switch import Leg
 
 log = logging.getLogger("uapi.sip")
+STALE_AFTER_MS = 10_000
 
 sip_owners = Table(
     "sip_owners",
@@ -84,13 +86,18 @@ class CommandRelay:
                 .order_by(switch_commands.c.id).limit(100))
         while True:
             try:
-                async with self.store.engine.begin() as conn:
+                async with self.store.engine.connect() as conn:
                     rows = (await conn.execute(mine)).all()
-                    if rows:
-                        await conn.execute(delete(switch_commands).where(
-                            switch_commands.c.id.in_([row.id for row in rows])))
                 for row in rows:
-                    await execute(row.call_id, row.command)
+                    # A command older than the relay's patience belongs to a call that has moved
+                    # on (or to this engine's previous life, whose legs were recovered): drop it.
+                    if row.created >= int(time.time() * 1000) - STALE_AFTER_MS:
+                        try:
+                            await execute(row.call_id, row.command)
+                        except Exception:   # one bad command must not hold up the others
+                            log.exception("relayed command %s for call %s failed", row.command, row.call_id)
+                    async with self.store.engine.begin() as conn:   # done: deleted only once carried out
+                        await conn.execute(delete(switch_commands).where(switch_commands.c.id == row.id))
             except Exception:   # a database hiccup must not stop the relay; the next round retries
                 log.exception("relaying switch commands failed")
             await asyncio.sleep(self.interval)

@@ -41,8 +41,14 @@ class SipSwitch:
             self.kamailio = Kamailio(directory, listen=settings.listen, engine=settings.engine,
                                      trunk=settings.trunk, workdir=workdir)
         proxy = settings.proxy or (self.kamailio.listen if self.kamailio else settings.listen)
+        # Behind a shared Kamailio the engine's fixed address names its legs in the database,
+        # so a restart recovers (hangs up) this process's legs and no other's.
+        shared = settings.proxy is not None
+        if shared and settings.engine[1] == 0:
+            raise ValueError("--sip-proxy needs a fixed --sip-engine port")
+        dialogs = SqlDialogStore(store, "%s:%d" % settings.engine if shared else None)
         self.engine = SipEngine(host=settings.engine[0], port=settings.engine[1], proxy=proxy,
-                                domain=proxy[0], dialogs=SqlDialogStore(store))
+                                domain=proxy[0], dialogs=dialogs)
         # With Kamailio run apart, other API processes may share it and the database: their
         # commands for calls this engine holds (and ours for theirs) go through the relay.
         self.relay = CommandRelay(store, "%s:%d" % settings.engine) if settings.proxy is not None else None
@@ -59,13 +65,17 @@ class SipSwitch:
             await self.kamailio.start()
         if self.relay is not None:
             on_incoming = self._claiming(on_incoming)
-            self.relay.start(self._execute)
         await self.engine.start(on_event, on_incoming)
         print(self.describe(), flush=True)   # beside the banner: where phones, the engine and the RPC are
         abandoned = await self.engine.recover()
+        if self.relay is not None:   # after recovery: nothing relayed to our previous life is replayed
+            self.relay.start(self._execute)
         if abandoned:
             log.warning("ended %d SIP legs a previous process left on calls", len(abandoned))
         return abandoned
+
+    def live_calls(self) -> Sequence[str]:
+        return list(dict.fromkeys(call_id for call_id, _party, _state in self.engine.live_legs()))
 
     def describe(self) -> str:
         engine = "%s:%d" % self.engine.address
