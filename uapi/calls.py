@@ -15,10 +15,11 @@ store's conditional update, retrying on a lost race, so of concurrent writers on
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, AsyncIterator, Callable, Iterable, Sequence
 
 from uapi import actions
 from uapi.accounts import EXTENDED_NUMBER, Directory, Extension, Principal, User, in_scope
@@ -117,6 +118,7 @@ class CallService:
         self.alarms_at_deadlines = LIVE in switch.capabilities
         self._alarms: dict[str, asyncio.TimerHandle] = {}
         self._woken: set[asyncio.Task[None]] = set()
+        self._turns: dict[str, list[Any]] = {}   # call id -> [lock, holders and waiters]
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -141,8 +143,10 @@ class CallService:
         sequential = OFF_HOOK_SOURCE not in self.switch.capabilities
         doc = self._new_document(kind, call_id, charged, parties, view_in, body.get("nonce"), options, now,
                                  sequential)
-        await self._insert(doc, charged, now)
-        return await self._carry_out(NOTHING, doc)
+        async with self._turn(call_id):
+            await self._insert(doc, charged, now)
+            known = await self._tell_switch(NOTHING, doc)
+        return await self._apply_events(call_id, known) if known else doc
 
     async def _insert(self, doc: Doc, charged: Extension, now: int) -> None:
         members = members_of(doc, self.directory) | {(charged.extended, charged.user.id)}
@@ -347,6 +351,29 @@ class CallService:
         no longer live or `step` found nothing to do. With `decline_error`, an ended call is
         an error instead.
         """
+        async with self._turn(stored.id):
+            written, known = await self._write(stored, step, decline_error)
+        if known:   # the simulator's outcomes, known the moment it dialled: a transition of their own
+            return await self._apply_events(stored.id, known) or written
+        return written
+
+    @contextlib.asynccontextmanager
+    async def _turn(self, call_id: str) -> AsyncIterator[None]:
+        """One writer of a call at a time in this process, from its write until the switch was
+        told: otherwise a hang-up's BYEs could overtake the INVITE of a party dialled by the
+        write before it, and leave that party ringing on a call that has ended."""
+        entry = self._turns.setdefault(call_id, [asyncio.Lock(), 0])
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                yield
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                del self._turns[call_id]
+
+    async def _write(self, stored: StoredCall, step: Callable[[Doc, int], Doc | None],
+                     decline_error: bool) -> tuple[Doc | None, list[SwitchEvent]]:
         current: StoredCall | None = stored
         for _ in range(MAX_RACE_RETRIES):
             if current is None or not current.live:
@@ -355,30 +382,30 @@ class CallService:
             doc = advance(current.doc, now)
             if "ended" in doc["call"]:  # a deadline ended it: persist that, and tell the switch
                 if await self.store.replace_call(current, doc, call_state(doc)):
-                    await self._carry_out(current.doc, doc)
+                    await self._tell_switch(current.doc, doc)
                     break
                 current = await self.store.load_call(current.id)
                 continue
             new = step(doc, now)
             if new is None:
-                return None
+                return None, []
             members = members_of(new, self.directory) - members_of(current.doc, self.directory)
             if await self.store.replace_call(current, new, call_state(new), sorted(members)):
-                return await self._carry_out(current.doc, new)
+                return new, await self._tell_switch(current.doc, new)
             current = await self.store.load_call(current.id)
         else:
             raise UapiError(503, "service_busy", "The call is changing too fast; try again.", {"Retry-After": "1"})
         if decline_error:
             raise bad_request("pc_call_ended", "The phone call has ended; it can no longer be changed.")
-        return None
+        return None, []
 
-    async def _carry_out(self, before: Doc, after: Doc) -> Doc:
-        """Tell the switch what changed between two written states of a call; answers the call
-        as it stands afterwards (events the switch knew at once, like the simulator's, applied)."""
+    async def _tell_switch(self, before: Doc, after: Doc) -> list[SwitchEvent]:
+        """Tell the switch what changed between two written states of a call; answers the
+        events it knew at once (the simulator's), for the caller to apply."""
         self._arm(after)
         commands = commands_between(before, after)
         if not commands:
-            return after
+            return []
         call_id = after["call"]["id"]
         if commands.end:
             await self.switch.end(call_id, commands.end)
@@ -389,9 +416,7 @@ class CallService:
             known += await self.switch.originate(call_id, leg, self.now_ms())
         for a, b in commands.connect:
             await self.switch.connect(call_id, a, b)
-        if known:
-            return await self._apply_events(call_id, known) or after
-        return after
+        return known
 
     async def _apply_events(self, call_id: str, events: Sequence[SwitchEvent]) -> Doc | None:
         stored = await self.store.load_call(call_id)
