@@ -31,7 +31,7 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import bindparam, create_engine, update
 from sqlalchemy.engine import Engine
 
-from uapi import calls as calls_module
+from uapi import call_document as calls_module   # where calls are built: its `iso` is memoized below
 from uapi.accounts import Directory, Extension, Principal
 from uapi.calls import CallOptions, CallService
 from uapi.store import StoredCall, call_members, call_row, calls, member_rows, metadata, tokens

@@ -1,14 +1,6 @@
 """Phone calls: placing them, selecting them, and writing each change exactly once.
 
-A call is kept as one document:
-
-* `call`: the PhoneCall as the API answers it (without `links`);
-* `parties`: every party, an extension (with a view) or a public number, with its state
-  (`answered`, `left`, and while ringing `answerAt` / `ringUntil`);
-* `options`: the create's query parameters; `timers`: the call's own deadlines;
-* `userId`: the owner of the charged extension, for `links.self`.
-
-`uapi.lifecycle` moves a document through time and `uapi.actions` applies the update
+A call is one JSON document (built by `uapi.call_document`). `uapi.lifecycle` moves a document through time and `uapi.actions` applies the update
 actions, both as pure functions; :class:`CallService` reads, applies and writes with the
 store's conditional update, retrying on a lost race, so of concurrent writers one wins.
 """
@@ -17,91 +9,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
-from dataclasses import dataclass
 from typing import Any, AsyncIterator, Callable, Iterable, Sequence
 
 from uapi import actions
 from uapi.accounts import EXTENDED_NUMBER, Directory, Extension, Principal, User, in_scope
-from uapi.errors import UapiError, bad_request
-from uapi.lifecycle import (
-    STATUS_OTHER_SIDE_RINGING,
-    STATUS_RINGING,
-    STATUS_TRYING,
-    Doc,
-    advance,
-    apply_event,
-    close_legs,
-    digits,
-    end_after_restart,
-    iso,
-    next_event,
-    projected_end,
+from uapi.call_alarms import DeadlineAlarms
+from uapi.call_document import (  # noqa: F401  (CallOptions: part of this module's interface)
+    KINDS,
+    CallOptions,
+    Party,
+    call_state,
+    listify,
+    members_of,
+    new_document,
+    parse_party,
 )
-from uapi.store import CallState, ListQuery, Store, StoredCall
+from uapi.errors import UapiError, bad_request
+from uapi.lifecycle import Doc, advance, apply_event, close_legs, digits, end_after_restart, next_event
+from uapi.store import ListQuery, Store, StoredCall
 from uapi.switch import BRIDGE, LIVE, OFF_HOOK_SOURCE, Accept, IncomingCall, Leg, Reject, Switch, SwitchEvent
 from uapi.switch_commands import NOTHING, commands_between
 
 log = logging.getLogger("uapi")
-PUBLIC_NUMBER = re.compile(r"^\+?[0-9]+$")
-FLOW_LOCAL, FLOW_OUTGOING, FLOW_INCOMING = 2, 4, 8
 MAX_RACE_RETRIES = 100
 SWEEP_BATCH = 200
-# Which extension type places each kind of call, and whether its sources ring first
-# (a callback rings the source back; a simple call starts from a phone already off hook).
-KINDS = {"simple": ("phone_terminal", False), "callback": ("callback", True), "conferenceInvite": ("conference", False)}
-
-
-@dataclass(frozen=True)
-class CallOptions:
-    """The create's query parameters."""
-
-    wait_for_pickup: int = 25
-    call_duration: int = 3600
-    allow_public_transfer: bool = False
-    video: bool = False
-    conference_number: str | None = None
-    conference_pin: str | None = None
-
-
-@dataclass(frozen=True)
-class Party:
-    number: str  # extended number for extensions, the number as given for public ones
-    extension: Extension | None
-    role: str  # "source" or "destination"
-
-
-def listify(value: str | list[str] | None) -> list[str]:
-    if value is None:
-        return []
-    return [value] if isinstance(value, str) else list(value)
-
-
-def parse_party(raw: str, role: str, directory: Directory, user: User, code: str) -> Party:
-    number = raw.strip()
-    if EXTENDED_NUMBER.match(number):
-        ext = directory.extensions.get(number)
-        if ext is None:
-            raise bad_request(code, f"Extension {number} does not exist.")
-        return Party(ext.extended, ext, role)
-    if not PUBLIC_NUMBER.match(number):
-        raise bad_request(code, f"{number!r} is neither an extension nor a public number.")
-    ext = None if number.startswith("+") else directory.find_extension(number, user.organization)
-    return Party(ext.extended, ext, role) if ext else Party(number, None, role)
-
-
-def call_state(doc: Doc) -> CallState:
-    return CallState(ended=doc.get("endedMs"), next_event=next_event(doc), ends_at=projected_end(doc))
-
-
-def members_of(doc: Doc, directory: Directory) -> set[tuple[str, str]]:
-    """(extension, user id) of every extension that ever took part in the call."""
-    found = set()
-    for party in doc["parties"]:
-        ext = directory.extensions.get(party["number"]) if party["extension"] else None
-        if ext is not None:
-            found.add((ext.extended, ext.user.id))
-    return found
 
 
 class CallService:
@@ -115,9 +46,7 @@ class CallService:
         # The sweeper writes passed deadlines down within a second, which is plenty when
         # only the database has to learn of them; a real phone must hear its CANCEL or BYE at
         # the deadline itself, so with a real switch each call also gets an in-process alarm.
-        self.alarms_at_deadlines = LIVE in switch.capabilities
-        self._alarms: dict[str, asyncio.TimerHandle] = {}
-        self._woken: set[asyncio.Task[None]] = set()
+        self.alarms = DeadlineAlarms(clock, self._write_due) if LIVE in switch.capabilities else None
         self._turns: dict[str, list[Any]] = {}   # call id -> [lock, holders and waiters]
 
     def now_ms(self) -> int:
@@ -141,8 +70,7 @@ class CallService:
         now = self.now_ms()
         call_id = self.new_id()
         sequential = OFF_HOOK_SOURCE not in self.switch.capabilities
-        doc = self._new_document(kind, call_id, charged, parties, view_in, body.get("nonce"), options, now,
-                                 sequential)
+        doc = new_document(kind, call_id, charged, parties, view_in, body.get("nonce"), options, now, sequential)
         async with self._turn(call_id):
             await self._insert(doc, charged, now)
             known = await self._tell_switch(NOTHING, doc)
@@ -191,57 +119,6 @@ class CallService:
             raise bad_request("pc_source_invalid", f"{number} is not a phone this app may place calls from.")
         return Party(ext.extended, ext, "source")
 
-    def _new_document(self, kind: str, call_id: str, charged: Extension, parties: list[Party],
-                      view_in: dict[str, Any], nonce: str | None, options: CallOptions, now: int,
-                      sequential: bool) -> Doc:
-        """The call as placed. Who rings first depends on the switch: the simulator takes the
-        source of a simple call as off hook and rings everyone else at once; a real switch
-        (`sequential`) rings the sources first, asking a simple call's phone to answer by
-        itself, and the destinations once they picked up."""
-        sources_ring = KINDS[kind][1] or sequential
-        sources = listify(view_in.get("source")) or [charged.number]
-        destinations = listify(view_in.get("destination"))
-        public_source = any(p.extension is None for p in parties if p.role == "source")
-        public_destination = any(p.extension is None for p in parties if p.role == "destination")
-        views, records = [], []
-        for party in parties:
-            is_source = party.role == "source"
-            dialled = is_source or not sequential
-            rings = dialled and (sources_ring or not is_source)
-            record: dict[str, Any] = {"number": party.number, "extension": party.extension is not None,
-                                      "role": party.role, "view": None, "left": False, "answered": dialled and not rings,
-                                      "dialled": dialled}
-            if is_source and not rings:
-                record["offHook"] = True
-            if is_source and sequential and kind == "simple":
-                record["autoAnswer"] = True
-            if rings:
-                record["ringUntil"] = now + options.wait_for_pickup * 1000
-            if party.extension is not None:
-                record["view"] = f"{len(views):02d}"
-                if is_source:
-                    flow = FLOW_OUTGOING if public_destination else FLOW_LOCAL
-                    caller_id = view_in.get("callerDestination") or party.extension.caller_id
-                else:
-                    flow = FLOW_INCOMING if public_source else FLOW_LOCAL
-                    caller_id = view_in.get("callerId") or charged.caller_id
-                status = STATUS_RINGING if rings else STATUS_OTHER_SIDE_RINGING if dialled else STATUS_TRYING
-                view = {"id": record["view"], "extension": party.extension.extended, "source": sources,
-                        "destination": destinations, "flow": flow, "status": status, "callerId": caller_id}
-                if rings:
-                    view["ringing"] = iso(now)
-                views.append({k: v for k, v in view.items() if v is not None})
-            records.append(record)
-        org = charged.organization
-        call = {"id": call_id, "extension": charged.extended, "ownerId": org.id, "ownerName": org.name,
-                "published": iso(now), "nonce": nonce, "phoneCallView": views}
-        return {"call": {k: v for k, v in call.items() if v is not None}, "parties": records,
-                "userId": charged.user.id, "timers": {},
-                "options": {"kind": kind,
-                            "waitForPickup": options.wait_for_pickup, "callDuration": options.call_duration,
-                            "allowPublicTransfer": options.allow_public_transfer, "video": options.video,
-                            "conferenceNumber": options.conference_number, "conferencePin": options.conference_pin}}
-
     # -- what phones dial ------------------------------------------------------------
 
     async def incoming(self, dialled: IncomingCall) -> Accept | Reject:
@@ -263,8 +140,8 @@ class CallService:
         source = Party(caller.extended, caller, "source")
         view_in = {"source": [caller.number], "destination": [number]}
         now = self.now_ms()
-        doc = self._new_document("simple", self.new_id(), caller, [source, callee], view_in, None, CallOptions(),
-                                 now, sequential=False)
+        doc = new_document("simple", self.new_id(), caller, [source, callee], view_in, None, CallOptions(), now,
+                           sequential=False)
         doc["options"]["placedBy"] = "phone"
         party = doc["parties"][1]
         party["bridged"] = True   # the engine connects the callee to the caller itself
@@ -436,24 +313,8 @@ class CallService:
     # -- deadlines on time --------------------------------------------------------------
 
     def _arm(self, doc: Doc) -> None:
-        """Wake this call at its next deadline (see `alarms_at_deadlines`)."""
-        if not self.alarms_at_deadlines:
-            return
-        call_id = doc["call"]["id"]
-        previous = self._alarms.pop(call_id, None)
-        if previous is not None:
-            previous.cancel()
-        due = next_event(doc)
-        if due is None:
-            return
-        delay = max(0.0, due / 1000 - self.clock())
-        self._alarms[call_id] = asyncio.get_running_loop().call_later(delay, self._wake, call_id)
-
-    def _wake(self, call_id: str) -> None:
-        self._alarms.pop(call_id, None)
-        task = asyncio.ensure_future(self._write_due(call_id))
-        self._woken.add(task)   # held until done: the loop keeps only weak references to tasks
-        task.add_done_callback(self._woken.discard)
+        if self.alarms is not None:
+            self.alarms.arm(doc["call"]["id"], next_event(doc))
 
     async def _write_due(self, call_id: str) -> None:
         try:
@@ -465,8 +326,5 @@ class CallService:
 
     async def close(self) -> None:
         """Stop the deadline alarms (the server is stopping; the sweeper of the next one takes over)."""
-        for alarm in self._alarms.values():
-            alarm.cancel()
-        self._alarms.clear()
-        if self._woken:
-            await asyncio.gather(*self._woken, return_exceptions=True)
+        if self.alarms is not None:
+            await self.alarms.close()
