@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from dataclasses import dataclass, field, replace
 from typing import Callable, Literal, Sequence
@@ -22,9 +21,10 @@ from typing import Callable, Literal, Sequence
 from .. import HOLD, TRANSFER, Accept, EventSink, IncomingHandler, Leg, SwitchEvent
 from . import sdp
 from .dialogs import DialogStore, MemoryDialogStore
+from .connect import ConnectMixin
 from .inbound import InboundMixin
 from .leg import SipLeg
-from .message import SipMessage, host_port, new_branch, new_call_id, new_tag, param, uri_of
+from .message import SipMessage, host_port, new_call_id, new_tag, param
 from .recovery import recovery_request
 from .runner import Runner
 from .transaction import Deliver, TimedOut, Timers
@@ -48,7 +48,7 @@ class Call:
     pending_connect: tuple[str, str] | None = None
 
 
-class SipEngine(InboundMixin):
+class SipEngine(ConnectMixin, InboundMixin):
     capabilities = frozenset({HOLD, TRANSFER})
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, proxy: tuple[str, int] | None = None,
@@ -284,99 +284,6 @@ class SipEngine(InboundMixin):
         self._ack(ghost, resp.cseq[0], body)
         leg.stray_acks[param(resp["to"], "tag") or ""] = ghost.last_ack or b""
         self._bye(ghost)
-
-    # connect / re-INVITE -------------------------------------------------------------------
-    def _try_connect(self, call_id: str) -> None:
-        call = self.calls.get(call_id)
-        if call is None or call.pending_connect is None:
-            return
-        a, b = (call.legs.get(p) for p in call.pending_connect)
-        if a is None or b is None or not a.live or not b.live:
-            call.pending_connect = None
-            return
-        if a.state != "confirmed" or b.state != "confirmed":
-            return                                            # done when both answered
-        if b.deferred_offer is None and a.deferred_offer is not None:
-            a, b = b, a
-        if b.deferred_offer is None:
-            if not b.invite_busy:                             # ask b for a fresh offer
-                self._reinvite(b, None, lambda resp: self._try_connect(call_id))
-            return
-        call.pending_connect = None
-        offerer = b
-
-        def answered(resp: SipMessage | None) -> None:
-            if resp is not None and resp.body:
-                a.partner, offerer.partner = offerer.party, a.party
-                self._ack_deferred(offerer, resp.body)
-            elif offerer.live:
-                self._ack_deferred(offerer, self._inactive_answer(offerer))
-                self._remote_end(offerer, "failed", None, bye=True)   # the media could not be connected
-
-        self._reinvite(a, offerer.deferred_offer, answered)
-
-    def _reinvite(self, leg: SipLeg, body: bytes | None | Callable[[], bytes | None],
-                  done: Callable[[SipMessage | None], None]) -> None:
-        leg.reinvites.append((body, done))
-        if not leg.invite_busy:
-            self._next_reinvite(leg)
-
-    def _next_reinvite(self, leg: SipLeg) -> None:
-        if leg.invite_busy or not leg.reinvites or not leg.live:
-            return
-        body, done = leg.reinvites.pop(0)
-        if callable(body):
-            body = body()
-            if body is None:                                  # nothing to offer yet: skip it
-                done(None)
-                self._next_reinvite(leg)
-                return
-        leg.invite_busy = True
-        stamped = leg.origin.stamp(body) if body else b""
-        request = leg.request("INVITE", stamped)
-        self._save(leg)
-        self.runner.client(request, leg.next_hop(), lambda a: self._reinvite_progress(leg, request, body, done, a))
-
-    def _reinvite_progress(self, leg: SipLeg, request: SipMessage, body: bytes | None,
-                           done: Callable[[SipMessage | None], None], action: Deliver | TimedOut) -> None:
-        resp = action.response if isinstance(action, Deliver) else None
-        status = resp.status if resp else 408
-        assert status is not None
-        if status < 200:
-            return
-        if 200 <= status < 300 and resp is not None:
-            if leg.last_ack and leg.deferred_cseq != request.cseq[0] and leg.answered_cseq == request.cseq[0]:
-                self._send(leg.last_ack, leg.next_hop())     # retransmitted 2xx
-                return
-            leg.answered_cseq = request.cseq[0]
-            leg.confirm(resp)
-            if not leg.live:
-                self._ack(leg, request.cseq[0], b"")
-                return
-            leg.remote_sdp = resp.body or leg.remote_sdp
-            if body:
-                self._ack(leg, request.cseq[0], b"")
-                leg.invite_busy = False
-            else:
-                leg.deferred_offer, leg.deferred_cseq = resp.body, request.cseq[0]
-            done(resp)
-            self._next_reinvite(leg)
-            return
-        leg.invite_busy = False
-        if status == 491 and leg.live:
-            delay = random.randint(210, 400) / 100
-            leg.reinvites.insert(0, (body, done))
-            leg.invite_busy = True
-            asyncio.get_running_loop().call_later(delay, self._retry_reinvite, leg)
-            return
-        if status in (481, 408) and leg.live:   # the dialog is gone (RFC 3261 12.2.1.2): a failure, not a hang-up
-            self._remote_end(leg, "failed", status, bye=True)
-        done(None)
-        self._next_reinvite(leg)
-
-    def _retry_reinvite(self, leg: SipLeg) -> None:
-        leg.invite_busy = False
-        self._next_reinvite(leg)
 
     # ending legs ---------------------------------------------------------------------------
     def _end_parties(self, call_id: str, parties: Sequence[str]) -> None:
