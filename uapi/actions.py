@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import copy
 import re
-from typing import Any, Callable, NoReturn
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 from uapi.accounts import EXTENDED_NUMBER, Directory, Extension, Organization
 from uapi.errors import bad_request
-from uapi.switch import HOLD, MEDIA, PARK, TRANSFER
 from uapi.lifecycle import (
     STATUS_RINGING,
     Doc,
@@ -24,10 +24,13 @@ from uapi.lifecycle import (
     digits,
     iso,
     leave,
+    park_away,
     party_matches,
+    ring_parker_back,
     unpark,
     view_of,
 )
+from uapi.switch import HOLD, MEDIA, PARK, TRANSFER
 
 PUBLIC_NUMBER = re.compile(r"^\+?[0-9]+$")
 DEFAULT_WAIT_FOR_PICKUP = 25
@@ -214,6 +217,7 @@ def _park(doc: Doc, body: dict[str, Any], directory: Directory, now: int) -> Non
     for other in doc["call"]["phoneCallView"]:
         other.update(parked=iso(now), parkedPos=position, parkedBy=view["extension"])
     doc["timers"]["parkedUntil"] = now + max_in_parking * 1000
+    park_away(doc, _party_of_view(doc, view))
 
 
 @action("UnPark")
@@ -225,7 +229,8 @@ def _unpark(doc: Doc, body: dict[str, Any], directory: Directory, now: int) -> N
     target = _phone_terminal(doc, body, directory)
     unpark(doc)
     if target.extended == parked_by:
-        return  # the parker takes its call back
+        ring_parker_back(doc, now)   # the parker takes its call back
+        return
     _not_on_call(doc, target.extended)
     answer_now(doc, _join(doc, target.extended, target, now, 0, directory, body.get("callerId")), now)
     parker = next((p for p in active(doc) if p["number"] == parked_by), None)

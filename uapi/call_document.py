@@ -88,7 +88,7 @@ def members_of(doc: Doc, directory: Directory) -> set[tuple[str, str]]:
 
 def new_document(kind: str, call_id: str, charged: Extension, parties: list[Party],
                   view_in: dict[str, Any], nonce: str | None, options: CallOptions, now: int,
-                  sequential: bool) -> Doc:
+                  sequential: bool, live: bool = False) -> Doc:
     """The call as placed. Who rings first depends on the switch: the simulator takes the
     source of a simple call as off hook and rings everyone else at once; a real switch
     (`sequential`) rings the sources first, asking a simple call's phone to answer by
@@ -135,4 +135,5 @@ def new_document(kind: str, call_id: str, charged: Extension, parties: list[Part
             "options": {"kind": kind,
                         "waitForPickup": options.wait_for_pickup, "callDuration": options.call_duration,
                         "allowPublicTransfer": options.allow_public_transfer, "video": options.video,
-                        "conferenceNumber": options.conference_number, "conferencePin": options.conference_pin}}
+                        "conferenceNumber": options.conference_number, "conferencePin": options.conference_pin,
+                        "liveSwitch": live}}   # real phones: Park hangs the parker up (uapi.lifecycle.park_away)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any, AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from typing import Any
 
 from uapi import actions
 from uapi.accounts import EXTENDED_NUMBER, Directory, Extension, Principal, User, in_scope
@@ -70,7 +71,8 @@ class CallService:
         now = self.now_ms()
         call_id = self.new_id()
         sequential = OFF_HOOK_SOURCE not in self.switch.capabilities
-        doc = new_document(kind, call_id, charged, parties, view_in, body.get("nonce"), options, now, sequential)
+        doc = new_document(kind, call_id, charged, parties, view_in, body.get("nonce"), options, now, sequential,
+                           LIVE in self.switch.capabilities)
         async with self._turn(call_id):
             await self._insert(doc, charged, now)
             known = await self._tell_switch(NOTHING, doc)
@@ -141,7 +143,7 @@ class CallService:
         view_in = {"source": [caller.number], "destination": [number]}
         now = self.now_ms()
         doc = new_document("simple", self.new_id(), caller, [source, callee], view_in, None, CallOptions(), now,
-                           sequential=False)
+                           sequential=False, live=LIVE in self.switch.capabilities)
         doc["options"]["placedBy"] = "phone"
         party = doc["parties"][1]
         party["bridged"] = True   # the engine connects the callee to the caller itself

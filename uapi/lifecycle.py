@@ -10,8 +10,9 @@ store keeps the next deadline and the projected end in indexed columns.
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timezone
-from typing import Any, Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 Doc = dict[str, Any]
 
@@ -24,7 +25,7 @@ NOT_ALLOWED_STATUSES = frozenset({401, 403, 407})
 
 
 def iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def digits(number: str) -> str:
@@ -101,6 +102,7 @@ def _apply(doc: Doc, time: int, kind: str, subject: Any) -> Doc:
     if kind == "duration":
         return end_call(new, time, "system", "duration_limit")
     unpark(new)  # maxInParking passed: the call goes back to its parker
+    ring_parker_back(new, time)
     return new
 
 
@@ -113,6 +115,22 @@ def unpark(doc: Doc) -> None:
     for view in doc["call"]["phoneCallView"]:
         for key in ("parked", "parkedPos", "parkedBy"):
             view.pop(key, None)
+
+
+def park_away(doc: Doc, parker: dict[str, Any]) -> None:
+    """On a real switch the parker hangs up into the parking lot (its leg ends, the others are
+    held) and stays a party of the call, to be rung back. The simulator's parker never leaves."""
+    if doc["options"].get("liveSwitch"):
+        parker["parkedAway"] = True
+
+
+def ring_parker_back(doc: Doc, now: int) -> None:
+    """The parked call returns to its parker: on a real switch its phone rings (and answers by
+    itself), then it is connected to the parked party again."""
+    for party in active(doc):
+        if party.pop("parkedAway", False):
+            party.update(answered=False, autoAnswer=True, ringUntil=now + doc["options"]["waitForPickup"] * 1000)
+            _ring(doc, party, now)
 
 
 def _answer(doc: Doc, party: dict[str, Any], time: int) -> None:

@@ -45,11 +45,16 @@ def commands_between(before: Doc, after: Doc) -> Commands:
     for party in after["parties"]:
         was = old.get(party["number"])
         if party["left"]:
-            if was is not None and not was["left"]:
+            if was is not None and not was["left"] and not was.get("parkedAway"):
+                commands.end.append(party["number"])
+            continue
+        if party.get("parkedAway"):   # parked the call and hung up into the parking lot
+            if was is not None and not was.get("parkedAway"):
                 commands.end.append(party["number"])
             continue
         newly_dialled = party.get("dialled", True) and (was is None or not was.get("dialled", True))
-        if newly_dialled and not party.get("offHook"):
+        rung_back = was is not None and was.get("parkedAway")
+        if (newly_dialled or rung_back) and not party.get("offHook"):
             commands.originate.append(leg_of(after, party))
     commands.connect = _connections(old, after)
     commands.directions = _directions(before, after)
@@ -77,8 +82,19 @@ def _held(doc: Doc) -> bool:
     return any("onHold" in view for view in doc["call"]["phoneCallView"])
 
 
+def _parked_away(doc: Doc) -> bool:
+    return any(p.get("parkedAway") and not p["left"] for p in doc["parties"])
+
+
 def _directions(before: Doc, after: Doc) -> list[tuple[str, Direction]]:
-    if _held(before) == _held(after) or "ended" in after["call"]:
+    """Hold and resume set every answered leg's media; parking holds the parties left waiting
+    (the parker's return, or whoever unparks the call, is connected to them afresh)."""
+    if "ended" in after["call"]:
+        return []
+    staying = [p for p in after["parties"] if not p["left"] and p["answered"] and not p.get("parkedAway")]
+    if _parked_away(after) and not _parked_away(before):
+        return [(p["number"], "inactive") for p in staying]
+    if _held(before) == _held(after):
         return []
     direction: Direction = "inactive" if _held(after) else "sendrecv"
-    return [(p["number"], direction) for p in after["parties"] if not p["left"] and p["answered"]]
+    return [(p["number"], direction) for p in staying]

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import concurrent.futures
 import signal
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -289,13 +289,41 @@ def test_call_duration_ends_an_answered_call_with_bye(server, sip_agents):
     assert methods(john).count("BYE") == 1 and methods(number).count("BYE") == 1
 
 
-def test_park_is_refused_on_sip(server, sip_agents):
-    john = phone(sip_agents, server, "0003*210")
-    number = trunk(sip_agents, server)
+def test_park_holds_the_caller_hangs_up_the_parker_and_rings_it_back(server, sip_agents):
+    john = phone(sip_agents, server, "0003*210", timeout_s=20)
+    number = trunk(sip_agents, server, timeout_s=20)
     call = server.create("8887789")
     server.until(call["id"], answered)
     response = server.request("PUT", f"{ME}/@self/{call['id']}",
-                              json={"action": "Park", "phoneCallViewId": "00", "maxInParking": "30"})
-    assert (response.status_code, response.json()["error"]["code"]) == (400, "pc_action_unsupported")
-    server.request("DELETE", f"{ME}/210/{call['id']}")
-    methods(john), methods(number)
+                              json={"action": "Park", "phoneCallViewId": "00", "maxInParking": "1"})
+    assert response.status_code == 200, response.text
+    assert views(response.json())["0003*210"]["parkedBy"] == "0003*210"
+    assert methods(john).count("BYE") == 1                      # the parker hung up into the parking lot
+    held = number.received("INVITE")
+    assert wait_until(lambda: any("a=inactive" in i for i in number.received("INVITE")), 5), held
+    back = phone(sip_agents, server, "0003*210", timeout_s=20)   # the parker's phone, rung back
+    returned = server.until(call["id"], lambda c: views(c)["0003*210"].get("status") == 5 and "parked" not in
+                            views(c)["0003*210"], timeout=10)
+    assert "ended" not in returned
+    assert wait_until(lambda: "a=inactive" not in number.received("INVITE")[-1], 5)   # connected again
+    assert server.request("DELETE", f"{ME}/210/{call['id']}").status_code == 200
+    assert methods(back).count("BYE") == 1 and methods(number).count("BYE") == 1
+
+
+def test_unpark_connects_the_parked_party_to_another_phone(server, sip_agents):
+    john = phone(sip_agents, server, "0003*210", timeout_s=20)
+    number = trunk(sip_agents, server, timeout_s=20)
+    call = server.create("8887792")
+    server.until(call["id"], answered)
+    parked = server.request("PUT", f"{ME}/@self/{call['id']}",
+                            json={"action": "Park", "phoneCallViewId": "00", "maxInParking": 30})
+    assert parked.status_code == 200, parked.text
+    assert methods(john).count("BYE") == 1
+    desk = phone(sip_agents, server, "0003*211", timeout_s=20)
+    response = server.request("PUT", f"{ME}/@self/{call['id']}",
+                              json={"action": "UnPark", "phoneCallViewId": "00", "sendCallTo": "211"})
+    assert response.status_code == 200, response.text
+    assert views(response.json())["0003*210"]["disposition"] == 0
+    assert wait_until(lambda: desk.received("INVITE") and "a=inactive" not in number.received("INVITE")[-1], 5)
+    assert server.request("DELETE", f"{ME}/211/{call['id']}").status_code == 200
+    assert methods(desk).count("BYE") == 1 and methods(number).count("BYE") == 1

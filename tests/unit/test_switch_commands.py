@@ -56,3 +56,18 @@ def test_hold_and_resume_set_the_direction_of_every_answered_leg() -> None:
     held["call"]["phoneCallView"][0]["onHold"] = "2026-11-27T05:28:00Z"
     assert commands_between(before, held).directions == [("0003*210", "inactive"), ("8887777", "inactive")]
     assert commands_between(held, before).directions == [("0003*210", "sendrecv"), ("8887777", "sendrecv")]
+
+
+def test_parking_ends_the_parkers_leg_holds_the_other_and_the_return_rings_it_again() -> None:
+    talking = doc({**SOURCE, "answered": True}, {**NUMBER, "answered": True}, answered=True)
+    parked = copy.deepcopy(talking)
+    parked["parties"][0]["parkedAway"] = True
+    commands = commands_between(talking, parked)
+    assert commands.end == ["0003*210"] and commands.directions == [("8887777", "inactive")]
+    back = copy.deepcopy(parked)
+    back["parties"][0].update(parkedAway=False, answered=False)
+    del back["parties"][0]["parkedAway"]
+    assert [leg.party for leg in commands_between(parked, back).originate] == ["0003*210"]
+    answered = copy.deepcopy(back)
+    answered["parties"][0]["answered"] = True
+    assert commands_between(back, answered).connect == [("8887777", "0003*210")]

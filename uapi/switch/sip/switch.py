@@ -12,13 +12,27 @@ import logging
 import shutil
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from uapi.accounts import Directory
 from uapi.settings import SipSettings
 from uapi.store import SqlDialogStore, Store
-from uapi.switch import HOLD, LIVE, TRANSFER, Accept, Direction, EventSink, IncomingCall, IncomingHandler, Leg, Reject, SwitchEvent
+from uapi.switch import (
+    HOLD,
+    LIVE,
+    PARK,
+    TRANSFER,
+    Accept,
+    Direction,
+    EventSink,
+    IncomingCall,
+    IncomingHandler,
+    Leg,
+    Reject,
+    SwitchEvent,
+)
 from uapi.switch.sip.engine import SipEngine
 from uapi.switch.sip.kamailio import Kamailio
 from uapi.switch.sip.relay import CommandRelay, leg_command
@@ -27,9 +41,9 @@ log = logging.getLogger("uapi.sip")
 
 
 class SipSwitch:
-    # Park needs a parking lot (a held leg plus a timer that rings the parker back); until that
-    # composition is built, Park and UnPark are refused rather than pretended.
-    capabilities = frozenset({HOLD, TRANSFER, LIVE})
+    # Park: the parked party is held and the parker's leg ends; the parker's phone is rung back
+    # after maxInParking (or UnPark rings sendCallTo) and connected again (3pcc, no parking lot).
+    capabilities = frozenset({HOLD, TRANSFER, PARK, LIVE})
 
     def __init__(self, directory: Directory, settings: SipSettings, store: Store) -> None:
         self.settings = settings
