@@ -28,9 +28,10 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "generated" / "python"))
 
+from uapi_client import Client  # noqa: E402
+
 from uapi.codegen.generate import LANGUAGES, generate  # noqa: E402
 from uapi.codegen.model import load_api  # noqa: E402
-from uapi_client import Client  # noqa: E402
 
 CLIENT_ID, CLIENT_SECRET = "demo-user", "demo-user-secret"
 PATH = "/uapi/phoneCalls/@me/0003*210"
@@ -51,7 +52,7 @@ def bench_generation(spec: Path, runs: int) -> None:
     for lang in LANGUAGES:
         files = generate(lang, spec)
         size = sum(len(text) for text in files.values())
-        print(f"  {lang:<12} {median_seconds(lambda: generate(lang, spec), runs) * 1000:8.1f} ms"
+        print(f"  {lang:<12} {median_seconds(lambda lang=lang: generate(lang, spec), runs) * 1000:8.1f} ms"
               f"   ({len(files)} files, {size / 1024:.0f} KiB)")
 
 

@@ -30,9 +30,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 
@@ -208,7 +209,7 @@ class RawClient:
         self.extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
 
-    async def request(self, method: str, path: str) -> "RawResponse":
+    async def request(self, method: str, path: str) -> RawResponse:
         message = f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n{self.extra}\r\n".encode()
         if self.idle:
             reader, writer = self.idle.pop()
@@ -224,7 +225,7 @@ class RawClient:
         return await self._exchange(reader, writer, message)
 
     async def _exchange(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                        message: bytes) -> "RawResponse":
+                        message: bytes) -> RawResponse:
         writer.write(message)
         head = await reader.readuntil(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")

@@ -24,14 +24,15 @@ import json
 import random
 import time
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from sqlalchemy import bindparam, create_engine, update
 from sqlalchemy.engine import Engine
 
-from uapi import call_document as calls_module   # where calls are built: its `iso` is memoized below
+from uapi import call_document as calls_module  # where calls are built: its `iso` is memoized below
 from uapi.accounts import Directory, Extension, Principal
 from uapi.calls import CallOptions, CallService
 from uapi.store import StoredCall, call_members, call_row, calls, member_rows, metadata, tokens

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from datetime import datetime, timezone
 import warnings
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import AsyncIterator, Iterator
 
 import httpx
 import psycopg
@@ -22,7 +22,7 @@ from uapi.settings import Settings  # noqa: E402
 from uapi.store import metadata  # noqa: E402
 
 TEST_DIRECTORY = Path(__file__).parent / "support" / "directory.yaml"
-START = datetime(2026, 11, 27, 5, 27, tzinfo=timezone.utc).timestamp()  # the spec examples' instant
+START = datetime(2026, 11, 27, 5, 27, tzinfo=UTC).timestamp()  # the spec examples' instant
 
 
 class FakeClock:

@@ -71,7 +71,7 @@ class Principal:
         return self.kind if self.account_id is None else f"{self.kind}:{self.account_id}"
 
     @classmethod
-    def parse(cls, client_id: str, account: str) -> "Principal":
+    def parse(cls, client_id: str, account: str) -> Principal:
         kind, _, account_id = account.partition(":")
         if kind == "admin" and not account_id:
             return cls(client_id, "admin")
@@ -133,7 +133,7 @@ class Directory:
     # -- loading -----------------------------------------------------------------
 
     @classmethod
-    def load(cls, path: Path) -> "Directory":
+    def load(cls, path: Path) -> Directory:
         text = path.read_text(encoding="utf-8")
         try:
             data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
@@ -146,7 +146,7 @@ class Directory:
         return cls.from_dict(data, source=str(path))
 
     @classmethod
-    def from_dict(cls, data: Any, source: str = "directory") -> "Directory":
+    def from_dict(cls, data: Any, source: str = "directory") -> Directory:
         if not isinstance(data, dict):
             raise DirectoryError(f"{source}: the top level must be a mapping")
         directory = cls()

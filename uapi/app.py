@@ -10,8 +10,9 @@ import asyncio
 import contextlib
 import logging
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import connexion
 import yaml
@@ -21,12 +22,12 @@ from connexion.resolver import Resolver
 from uapi.accounts import Directory
 from uapi.calls import SWEEP_BATCH, CallService
 from uapi.downloads import ARCHIVES, archive_endpoint
-from uapi.home import home_endpoint
 from uapi.field_limits import FieldLimits
+from uapi.home import home_endpoint
 from uapi.http_compat import CompatibilityMiddleware
 from uapi.http_errors import AllowedMethods, exception_handler, handled_exceptions
-from uapi.package_data import HANDLERS_PACKAGE
 from uapi.log_redaction import redact_access_log
+from uapi.package_data import HANDLERS_PACKAGE
 from uapi.rate_limits import TokenRateLimiter
 from uapi.retention import PURGE_BATCH, purge_ended_calls
 from uapi.services import Services
@@ -68,7 +69,7 @@ def build_switch(settings: Settings, directory: Directory, store: Store) -> Swit
     """The engine `settings.switch` names, injected into the domain (never imported by it)."""
     if settings.sip is None:
         return SimulatedSwitch(directory.simulator)
-    from uapi.switch.sip import SipSwitch   # only a SIP deployment pays for the SIP engine
+    from uapi.switch.sip import SipSwitch  # only a SIP deployment pays for the SIP engine
 
     return SipSwitch(directory, settings.sip, store)
 

@@ -7,7 +7,7 @@ or BYE (callDuration) at the deadline itself: the alarm writes the call then.
 from __future__ import annotations
 
 import asyncio
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 
 class DeadlineAlarms:

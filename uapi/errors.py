@@ -5,7 +5,7 @@ domain raises :class:`UapiError` and ``uapi.app`` maps framework failures onto i
 """
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 
 class UapiError(Exception):

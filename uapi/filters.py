@@ -5,7 +5,7 @@ parses the values, so the store receives typed values it can put straight into S
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from uapi.errors import bad_request
 from uapi.store import ListQuery
@@ -43,5 +43,5 @@ def _epoch_ms(text: str) -> int:
     except ValueError:
         raise bad_request("filtervalue_invalid", f"{text!r} is not an RFC 3339 time such as 2026-11-27T05:27:00Z.") from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp()) * 1000

@@ -31,8 +31,16 @@ from referencing.jsonschema import DRAFT4
 from uapi import package_data
 from uapi.cli_errors import UsageError
 from uapi.spec_loading import (
-    Operation, SpecError, child, definitions, iter_operations, load_spec, lookup,
-    operation_parameters, pointer, resolve,
+    Operation,
+    SpecError,
+    child,
+    definitions,
+    iter_operations,
+    load_spec,
+    lookup,
+    operation_parameters,
+    pointer,
+    resolve,
 )
 
 # Every 4xx/5xx response must use exactly this schema: clients decode one error shape.
@@ -170,9 +178,9 @@ def _examples_valid(document: Node) -> Iterator[Hit]:
             yield child(where, "example"), message
         for name, raw in (node.get("examples") or {}).items():
             example, _ = resolve(document, raw)
-            if isinstance(example, dict) and "value" in example:
-                if message := problem(schema_where, example["value"]):
-                    yield child(where, "examples", name), message
+            if (isinstance(example, dict) and "value" in example
+                    and (message := problem(schema_where, example["value"]))):
+                yield child(where, "examples", name), message
 
 
 # --- security ----------------------------------------------------------------

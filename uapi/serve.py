@@ -12,8 +12,15 @@ from uapi.accounts import Directory, DirectoryError
 from uapi.cli_errors import UsageError, mask_url
 from uapi.package_data import handlers_dir
 from uapi.preflight import bind_listener, check_contract, check_database, check_port_free, check_tls
-from uapi.serve_limits import (demo_banner_line, exposure_problem, limit_flags, refuse, settings_options,
-                               start_uvicorn_options, warn_plaintext_secrets)
+from uapi.serve_limits import (
+    demo_banner_line,
+    exposure_problem,
+    limit_flags,
+    refuse,
+    settings_options,
+    start_uvicorn_options,
+    warn_plaintext_secrets,
+)
 from uapi.settings import DEFAULT_RETENTION_DAYS, DEFAULT_SPEC, DEMO_DIRECTORY, Settings, SipSettings
 from uapi.spec_loading import SpecError, load_spec
 from uapi.store import DatabaseUrlError, async_url

@@ -18,7 +18,12 @@ from typing import Any
 
 from uapi.cli_errors import UsageError
 from uapi.spec_loading import (
-    SpecError, iter_operations, load_spec, operation_parameters, parameter_schema, resolve,
+    SpecError,
+    iter_operations,
+    load_spec,
+    operation_parameters,
+    parameter_schema,
+    resolve,
 )
 
 Node = dict[str, Any]
@@ -190,7 +195,7 @@ class _OperationDiff:
         elif isinstance(old_extra, dict) and isinstance(new_extra, dict):
             self._schema(old_extra, new_extra, base, f"{path}{{*}}", direction, seen)
         for key in ("oneOf", "anyOf"):  # compared by position: reordering shows up as changes
-            for index, (o, n) in enumerate(zip(old.get(key) or [], new.get(key) or [])):
+            for index, (o, n) in enumerate(zip(old.get(key) or [], new.get(key) or [], strict=False)):
                 self._schema(o, n, base, f"{path}<{key}[{index}]>", direction, seen)
 
     def _same_type(self, old: Node, new: Node, where: str) -> bool:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -20,9 +21,9 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    event,
     and_,
     delete,
+    event,
     exists,
     func,
     inspect,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
-from typing import Callable
+from collections.abc import Callable
 
 from uapi.accounts import App, Directory, Principal
 from uapi.client_secrets import secret_matches

@@ -6,7 +6,6 @@ import dataclasses
 import json
 import time
 from pathlib import Path
-from typing import AsyncIterator
 
 import httpx
 import pytest

@@ -11,9 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-
-from tests.clients.conftest import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, GENERATED, SPEC, RunningServer
-from uapi.codegen.archive import sdk_archive
 from uapi_client import (
     AsyncClient,
     AuthenticationError,
@@ -23,6 +20,9 @@ from uapi_client import (
     CreatePhoneCallView,
     UapiError,
 )
+
+from tests.clients.conftest import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, GENERATED, SPEC, RunningServer
+from uapi.codegen.archive import sdk_archive
 
 EXTENSION = "0003*210"
 

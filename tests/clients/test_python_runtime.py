@@ -9,8 +9,6 @@ from urllib.parse import parse_qs
 
 import httpx
 import pytest
-
-import tests.clients.conftest  # noqa: F401  (puts generated/python on sys.path)
 from uapi_client import (
     AsyncClient,
     AuthenticationError,
@@ -27,6 +25,8 @@ from uapi_client import (
     UapiConnectionError,
     UapiError,
 )
+
+import tests.clients.conftest  # noqa: F401  (puts generated/python on sys.path)
 
 BASE = "http://uapi.test"
 Handler = Callable[[httpx.Request], httpx.Response]

@@ -4,8 +4,8 @@ real `uapi serve`; the type-free dist/index.js and the npm tarball are run the s
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path

@@ -10,7 +10,7 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -180,9 +180,10 @@ def test_a_bug_is_one_line_too_and_uapi_debug_shows_the_traceback(tmp_path: Path
     # A command that fails on a bug (here a fake one, `boom`) is not the user's mistake: status 1, one
     # line without a traceback; UAPI_DEBUG=1 shows the traceback to whoever reports it.
     code = "import sys, uapi.cli as c; c.COMMANDS['boom'] = ('tests.e2e.test_cli_errors', ''); sys.exit(c.main())"
-    run: Callable[[dict[str, str]], subprocess.CompletedProcess[str]] = lambda extra: subprocess.run(
-        [sys.executable, "-c", code, "boom"], cwd=Path(__file__).parents[2], env={**os.environ, **extra},
-        capture_output=True, text=True, timeout=60)
+    def run(extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", code, "boom"], cwd=Path(__file__).parents[2], env={**os.environ, **extra},
+            capture_output=True, text=True, timeout=60)
     quiet = run({})
     assert quiet.returncode == 1 and quiet.stderr.startswith("uapi boom: internal error: ZeroDivisionError")
     assert "Traceback" not in quiet.stderr

@@ -8,14 +8,19 @@ import json
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
-
-import httpx
-import pytest
 
 from tests.e2e.test_server_process import (  # noqa: F401  (start_server is a fixture)
-    CLIENT, Server, bearer, free_port, start_server, token_from, uapi_command, write_directory)
+    CLIENT,
+    Server,
+    bearer,
+    free_port,
+    start_server,
+    token_from,
+    uapi_command,
+    write_directory,
+)
 
 FORM = {"grant_type": "client_credentials", "client_id": CLIENT[0], "client_secret": CLIENT[1]}
 

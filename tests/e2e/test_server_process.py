@@ -14,8 +14,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import httpx
 import pytest
@@ -104,7 +104,7 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=STOP_TIMEOUT)
-            raise AssertionError(f"uapi serve ignored SIGTERM for {STOP_TIMEOUT}s:\n{self.output()}")
+            raise AssertionError(f"uapi serve ignored SIGTERM for {STOP_TIMEOUT}s:\n{self.output()}") from None
         # uvicorn re-raises the signal after its shutdown, so -SIGTERM is a clean exit too.
         assert self.process.returncode in (0, -signal.SIGTERM), self.output()
         assert "Application shutdown complete" in self.output(), self.output()

@@ -12,8 +12,9 @@ import json
 import re
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -152,8 +153,8 @@ def test_swagger_ui_shows_the_contract_and_runs_operations(server: Server, brows
     # Every operation of the spec, under its tag, with its summary.
     for op in iter_operations(spec):
         tag, operation_id = op.node["tags"][0], op.node["operationId"]
-        block = wait_for(browser, lambda d: first(d, f"#operations-{tag}-{operation_id}"),
-                         f"operation {operation_id} not shown")
+        selector = f"#operations-{tag}-{operation_id}"
+        block = wait_for(browser, lambda d, selector=selector: first(d, selector), f"operation {operation_id} not shown")
         assert css(block, ".opblock-summary-description")[0].text == op.node["summary"], operation_id
         assert css(block, ".opblock-summary-path")[0].get_attribute("data-path") == op.path, operation_id
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import itertools
 import json
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 import yaml

@@ -17,8 +17,9 @@ import asyncio
 import collections
 import json
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import connexion
 import pytest
@@ -31,8 +32,8 @@ from schemathesis.wfc.escalation import escalating_provider
 
 from tests.fuzz.fuzzenv import (
     ALL_CHECKS,
-    PHASES,
     IDENTITIES_PATH,
+    PHASES,
     PROJECT_ROOT,
     SPEC_URL,
     build_app,

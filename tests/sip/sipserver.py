@@ -14,12 +14,13 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 
-from tests.support.kamailio import PortSipp, rpc_call, wait_until
+from tests.support.kamailio import rpc_call, wait_until
 from tests.support.sipp import Sipp, free_udp_port
 
 HOST = "127.0.0.1"

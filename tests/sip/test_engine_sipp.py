@@ -7,7 +7,7 @@ Waits are on engine events or SIPp's exit, always bounded.
 from __future__ import annotations
 
 import asyncio
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 
@@ -116,7 +116,7 @@ def body_of(message: str) -> str:
 
 
 def origin_version(message: str) -> int:
-    line = next(l for l in message.splitlines() if l.startswith("o="))
+    line = next(ln for ln in message.splitlines() if ln.startswith("o="))
     return int(line.split()[2])
 
 

@@ -14,7 +14,15 @@ from pathlib import Path
 import pytest
 
 from tests.support.kamailio import (  # noqa: F401  (fixtures)
-    KAMAILIO, PHONES, KamailioEnv, kamailio_env, register, requires_kamailio, sip_agents, wait_until, write_directory,
+    KAMAILIO,
+    PHONES,
+    KamailioEnv,
+    kamailio_env,
+    register,
+    requires_kamailio,
+    sip_agents,
+    wait_until,
+    write_directory,
 )
 from tests.support.sipp import header_values
 from uapi.accounts import Directory, DirectoryError

@@ -28,8 +28,8 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
 import pytest
 

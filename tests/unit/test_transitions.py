@@ -103,9 +103,9 @@ def test_the_destination_rings_only_once_the_source_answered() -> None:
 
 
 def test_picking_up_a_ringing_source_dials_the_destination_that_waited_for_it() -> None:
+    from tests.conftest import TEST_DIRECTORY
     from uapi import actions
     from uapi.accounts import Directory
-    from tests.conftest import TEST_DIRECTORY
 
     directory = Directory.load(TEST_DIRECTORY)
     doc = call(("0003*210", True), ("8887777", False), answered=False)

@@ -15,7 +15,6 @@ from uapi.codegen.model import load_api
 from uapi.codegen.spec import CodegenError
 
 
-
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lang", required=True, choices=LANGUAGES, help="language of the client")
     parser.add_argument("--out", help="output folder (default: generated/<lang>)")

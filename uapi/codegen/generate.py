@@ -10,8 +10,8 @@ the templates, never on time or environment, so regenerating is byte-stable.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import jinja2

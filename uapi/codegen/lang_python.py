@@ -13,8 +13,8 @@ from typing import Any
 from uapi.codegen.examples import ResultRef, Var
 from uapi.codegen.features import features, tricky_union
 from uapi.codegen.model import Api, Operation
-from uapi.codegen.naming import Naming
 from uapi.codegen.names import python_ident, snake
+from uapi.codegen.naming import Naming
 from uapi.codegen.schemas import MODEL_TAKEN
 from uapi.codegen.types import Property, TypeRef
 

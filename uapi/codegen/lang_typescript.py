@@ -12,8 +12,8 @@ from typing import Any
 from uapi.codegen.examples import ResultRef, Var
 from uapi.codegen.features import features
 from uapi.codegen.model import Api, Operation
-from uapi.codegen.naming import Naming
 from uapi.codegen.names import camel, ts_ident, ts_key
+from uapi.codegen.naming import Naming
 from uapi.codegen.types import TypeRef
 
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from uapi.codegen.naming import Naming
 from uapi.codegen.names import pascal, snake
+from uapi.codegen.naming import Naming
 from uapi.codegen.spec import Problem
 from uapi.codegen.types import AliasDef, ModelDef, TypeRef
 

@@ -12,8 +12,8 @@ from dataclasses import replace
 from typing import Any
 
 from uapi.codegen.model import Body, BodyMedia, Parameter
-from uapi.codegen.naming import Naming
 from uapi.codegen.names import pascal, python_ident, ts_ident
+from uapi.codegen.naming import Naming
 from uapi.codegen.schemas import SchemaConverter
 from uapi.codegen.spec import Problem, Resolver, Unsupported, pointer
 from uapi.codegen.types import ANY, AliasDef, TypeRef

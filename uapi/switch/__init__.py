@@ -12,8 +12,9 @@ assuming them.
 """
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Awaitable, Callable, Literal, Protocol, Sequence
+from typing import Literal, Protocol
 
 EventKind = Literal["ringing", "answered", "busy", "no_answer", "failed", "hangup"]
 Direction = Literal["inactive", "sendrecv"]

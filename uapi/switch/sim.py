@@ -8,7 +8,7 @@ restarts and across server processes exactly like the real switch's events would
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from uapi.accounts import Simulator
 from uapi.switch import ALL_CAPABILITIES, Direction, EventSink, IncomingHandler, Leg, SwitchEvent

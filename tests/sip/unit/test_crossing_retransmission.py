@@ -25,7 +25,7 @@ async def quiet(loop: asyncio.AbstractEventLoop, sock: socket.socket, seconds: f
     try:
         while True:
             got.append(parse(await asyncio.wait_for(loop.sock_recv(sock, 4000), seconds)))
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return got
 
 

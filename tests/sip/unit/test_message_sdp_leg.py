@@ -5,8 +5,7 @@ import pytest
 
 from uapi.switch.sip import sdp
 from uapi.switch.sip.leg import SipLeg
-from uapi.switch.sip.message import (ParseError, TruncatedBody, host_port, param, parse, response,
-                                     split_list, uri_of)
+from uapi.switch.sip.message import ParseError, TruncatedBody, host_port, param, parse, response, split_list, uri_of
 
 INVITE = (b"INVITE sip:210@example.org SIP/2.0\r\n"
           b"v: SIP/2.0/UDP 10.0.0.2:5060;branch=z9hG4bK1, SIP/2.0/UDP 10.0.0.3;branch=z9hG4bK2\r\n"

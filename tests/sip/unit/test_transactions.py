@@ -2,8 +2,15 @@
 from __future__ import annotations
 
 from uapi.switch.sip.message import SipMessage, parse
-from uapi.switch.sip.transaction import (Deliver, InviteClient, NonInviteClient, ResponseRetransmitter,
-                                         Send, TimedOut, Timers)
+from uapi.switch.sip.transaction import (
+    Deliver,
+    InviteClient,
+    NonInviteClient,
+    ResponseRetransmitter,
+    Send,
+    TimedOut,
+    Timers,
+)
 
 T = Timers(t1=0.5, t2=4.0, t4=5.0)
 

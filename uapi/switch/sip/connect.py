@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from .leg import SipLeg
 from .message import SipMessage
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
 
 class ConnectMixin:
-    def _try_connect(self: "SipEngine", call_id: str) -> None:
+    def _try_connect(self: SipEngine, call_id: str) -> None:
         call = self.calls.get(call_id)
         if call is None or call.pending_connect is None:
             return
@@ -50,13 +51,13 @@ class ConnectMixin:
 
         self._reinvite(a, offerer.deferred_offer, answered)
 
-    def _reinvite(self: "SipEngine", leg: SipLeg, body: bytes | None | Callable[[], bytes | None],
+    def _reinvite(self: SipEngine, leg: SipLeg, body: bytes | None | Callable[[], bytes | None],
                   done: Callable[[SipMessage | None], None]) -> None:
         leg.reinvites.append((body, done))
         if not leg.invite_busy:
             self._next_reinvite(leg)
 
-    def _next_reinvite(self: "SipEngine", leg: SipLeg) -> None:
+    def _next_reinvite(self: SipEngine, leg: SipLeg) -> None:
         if leg.invite_busy or not leg.reinvites or not leg.live:
             return
         body, done = leg.reinvites.pop(0)
@@ -72,7 +73,7 @@ class ConnectMixin:
         self._save(leg)
         self.runner.client(request, leg.next_hop(), lambda a: self._reinvite_progress(leg, request, body, done, a))
 
-    def _reinvite_progress(self: "SipEngine", leg: SipLeg, request: SipMessage, body: bytes | None,
+    def _reinvite_progress(self: SipEngine, leg: SipLeg, request: SipMessage, body: bytes | None,
                            done: Callable[[SipMessage | None], None], action: Deliver | TimedOut) -> None:
         resp = action.response if isinstance(action, Deliver) else None
         status = resp.status if resp else 408
@@ -109,7 +110,7 @@ class ConnectMixin:
         done(None)
         self._next_reinvite(leg)
 
-    def _retry_reinvite(self: "SipEngine", leg: SipLeg) -> None:
+    def _retry_reinvite(self: SipEngine, leg: SipLeg) -> None:
         leg.invite_busy = False
         self._next_reinvite(leg)
 

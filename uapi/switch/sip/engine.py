@@ -15,13 +15,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Callable, Literal, Sequence
+from typing import Literal
 
 from .. import HOLD, TRANSFER, Accept, EventSink, IncomingHandler, Leg, SwitchEvent
 from . import sdp
-from .dialogs import DialogStore, MemoryDialogStore
 from .connect import ConnectMixin
+from .dialogs import DialogStore, MemoryDialogStore
 from .inbound import InboundMixin
 from .leg import SipLeg
 from .message import SipMessage, host_port, new_call_id, new_tag, param
@@ -93,7 +94,7 @@ class SipEngine(ConnectMixin, InboundMixin):
             await asyncio.sleep(0.02)
         try:
             await self._flush()
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.warning("stop: events or dialog records still queued")
         for task in self._tasks:
             task.cancel()

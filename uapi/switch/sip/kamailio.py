@@ -19,9 +19,10 @@ import signal
 import socket
 import time
 from collections import deque
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import httpx
 import jinja2
@@ -255,12 +256,12 @@ class Kamailio:
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
         try:
             out, _ = await asyncio.wait_for(proc.communicate(), START_TIMEOUT_S)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             proc.kill()
             await proc.wait()
             raise KamailioError(f"kamailio -c did not finish in {START_TIMEOUT_S:.0f} s") from None
         if proc.returncode != 0:
-            lines = [l for l in out.decode(errors="replace").splitlines() if "ERROR" in l or "CRITICAL" in l]
+            lines = [ln for ln in out.decode(errors="replace").splitlines() if "ERROR" in ln or "CRITICAL" in ln]
             raise KamailioError(f"kamailio config {self.config_path} rejected: "
                                 + (" | ".join(lines[-3:]) or f"exit code {proc.returncode}"))
 
@@ -306,7 +307,7 @@ class Kamailio:
             _signal(pid, signal.SIGTERM)
             try:
                 await asyncio.wait_for(proc.wait(), STOP_TIMEOUT_S)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 log.warning("kamailio %d ignored SIGTERM for %.0f s; killing it", pid, STOP_TIMEOUT_S)
                 _signal(pid, signal.SIGKILL)
                 await proc.wait()
@@ -363,15 +364,15 @@ class Kamailio:
                 text = f.read().decode(errors="replace")
         except OSError:
             return "(no output)"
-        all_lines = [l.strip() for l in text.splitlines() if l.strip()]
-        errors = [l for l in all_lines if "ERROR" in l or "CRITICAL" in l or "ALERT" in l]
+        all_lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+        errors = [ln for ln in all_lines if "ERROR" in ln or "CRITICAL" in ln or "ALERT" in ln]
         return " | ".join((errors or all_lines)[-lines:]) or "(no output)"
 
     def _last_line(self) -> str:
         try:
             with open(self.log_path, "rb") as f:
                 f.seek(self._log_offset)
-                lines = [l.strip() for l in f.read().decode(errors="replace").splitlines() if l.strip()]
+                lines = [ln.strip() for ln in f.read().decode(errors="replace").splitlines() if ln.strip()]
         except OSError:
             lines = []
         return lines[-1] if lines else "(no output)"

@@ -34,7 +34,7 @@ class ParseError(ValueError):
 class TruncatedBody(ParseError):
     """Content-Length promises more body than the datagram holds (RFC 3261 section 18.3)."""
 
-    def __init__(self, message: "SipMessage") -> None:
+    def __init__(self, message: SipMessage) -> None:
         super().__init__("body shorter than Content-Length")
         self.message = message
 

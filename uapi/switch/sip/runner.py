@@ -5,7 +5,7 @@ CSeq method, RFC 3261 17.1.3) and keeps our final responses for retransmitted re
 from __future__ import annotations
 
 import asyncio
-from typing import Callable
+from collections.abc import Callable
 
 from .message import SipMessage
 from .transaction import Action, Deliver, InviteClient, NonInviteClient, ResponseRetransmitter, Send, TimedOut, Timers

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from .message import ParseError, SipMessage, TruncatedBody, parse, response
 
@@ -23,7 +23,7 @@ class UdpTransport(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
 
     @classmethod
-    async def bind(cls, host: str, port: int, receiver: Receiver) -> "UdpTransport":
+    async def bind(cls, host: str, port: int, receiver: Receiver) -> UdpTransport:
         loop = asyncio.get_running_loop()
         _, protocol = await loop.create_datagram_endpoint(lambda: cls(receiver), local_addr=(host, port))
         return protocol
