@@ -28,6 +28,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uapi.errors import UapiError
 from uapi.http_errors import render
 from uapi.settings import EdgeLimits
+from uapi.workers import set_nodelay
 
 log = logging.getLogger("uapi.edge")
 HEADER_OVERHEAD = 4   # ": " and CRLF of each header line
@@ -91,6 +92,7 @@ class EdgeProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        set_nodelay(transport.get_extra_info("socket"))   # whatever the listener's protocol (uapi.workers)
         if len(self.connections) > self.limits.max_connections:
             log.debug("connection from %s refused: %d open", self.client, len(self.connections))
             self._answer_and_close(SERVER_BUSY)

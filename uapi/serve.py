@@ -16,6 +16,7 @@ from uapi.serve_limits import (
     demo_banner_line,
     exposure_problem,
     limit_flags,
+    positive_int,
     refuse,
     settings_options,
     start_uvicorn_options,
@@ -48,6 +49,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "openapi/uapi.yaml in the repository)")
     parser.add_argument("--reload", action="store_true",
                         help="restart when the spec, the handlers or the uapi package change (development only)")
+    parser.add_argument("--workers", type=positive_int, metavar="N", default=1,
+                        help="server processes sharing the port (default 1); several work on SQLite (WAL) "
+                             "but PostgreSQL is the recommended store for them; limits such as "
+                             "--max-connections apply per process; not with --switch sip or --reload")
     limit_flags(parser)
     sip_flags(parser)
 
@@ -140,8 +145,21 @@ def run(args: argparse.Namespace) -> int:
                             ssl_keyfile=str(args.tls_key) if args.tls_key else None,
                             **start_uvicorn_options(settings.limits))
     config.edge_limits = settings.limits  # type: ignore[attr-defined]  # read by uapi.edge_protocol.EdgeProtocol
+    if args.workers > 1:
+        return _run_workers(config, settings, listener, args.workers)
     uvicorn.Server(config).run(sockets=[listener])
     return 0
+
+
+def _run_workers(config: Any, settings: Settings, listener: Any, workers: int) -> int:
+    """Hand the bound listener to uvicorn's Multiprocess supervisor (see uapi.workers)."""
+    from uapi.workers import WorkerApp, run_workers
+
+    # Workers are fresh interpreters (spawn): they get a picklable factory instead of the app,
+    # and run()'s warning filter through the environment.
+    os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), HTTPX_WARNING_FILTER]))
+    config.app, config.factory, config.workers = WorkerApp(settings), True, workers
+    return run_workers(config, listener, settings.database_url)
 
 
 def _preflight(args: argparse.Namespace) -> Directory:
@@ -152,6 +170,11 @@ def _preflight(args: argparse.Namespace) -> Directory:
                        ("--spec", args.spec)):
         if path is not None and not path.is_file():
             raise UsageError(f"{flag}: no such file: {path}")
+    if args.workers > 1 and args.switch == "sip":
+        raise UsageError("--workers works with the simulated switch only: each process needs its own --sip-engine "
+                         "address (see README, \"Several API processes, one Kamailio\")")
+    if args.workers > 1 and args.reload:
+        raise UsageError("--workers and --reload do not go together (--reload runs one process, for development)")
     if args.switch == "sip":
         if args.reload:
             raise UsageError("--reload works with the simulated switch only (a reload would drop live SIP calls)")
@@ -254,6 +277,7 @@ def _print_banner(args: argparse.Namespace, directory: Directory, watched: list[
         f"  clients     {base}/uapi/sdk/python.tar.gz  {base}/uapi/sdk/typescript.tgz",
         f"  spec file   {args.spec}",
         f"  database    {mask_url(args.database)}",
+        *([f"  workers     {args.workers} processes on this port"] if getattr(args, "workers", 1) > 1 else []),
         f"  directory   {args.directory or 'built-in demo directory'} "
         f"({len(directory.organizations)} organizations, {len(directory.users)} users, "
         f"{len(directory.extensions)} extensions, {len(directory.apps)} apps)",

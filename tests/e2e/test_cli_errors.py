@@ -123,6 +123,11 @@ MISTAKES: dict[str, Mistake] = {
     "tls-not-pem": Mistake(("serve", "--tls-cert", "not-pem.pem", "--tls-key", "not-pem.pem"),
                            ("--tls-cert not-pem.pem", "cannot load")),
     "log-level": Mistake(("serve", "--log-level", "loud"), ("--log-level", "'loud'")),
+    # serve: workers
+    "workers-zero": Mistake(("serve", "--workers", "0"), ("--workers", "'0'")),
+    "workers-sip": Mistake(("serve", "--workers", "2", "--switch", "sip"),
+                           ("--workers", "--sip-engine", "Several API processes, one Kamailio")),
+    "workers-reload": Mistake(("serve", "--workers", "2", "--reload"), ("--workers and --reload",)),
     # serve: the SIP switch
     "sip-without-kamailio": Mistake(("serve", "--switch", "sip"), ("Kamailio", "apt-get install kamailio"),
                                     env={"PATH": "/nonexistent"}),
