@@ -1,7 +1,7 @@
 # Developer entry points. Every target bootstraps the virtualenv first:
 #   make serve [ARGS="--port 9000"]   run the server (defaults: ./uapi.db, built-in demo directory)
 #   make test  [PYTEST_ARGS="-k hang"] run the whole test suite (tests/, including PostgreSQL)
-#   make lint                          check openapi/uapi.yaml with `uapi lint`, the code with ruff
+#   make lint                          check openapi/uapi.yaml with `uapi lint`, the code with ruff and mypy
 
 VENV   := .venv
 PYTHON := $(VENV)/bin/python
@@ -53,8 +53,10 @@ test: prerequisites $(TEST_STAMP)
 	exit $$status
 
 # `uapi lint`: the project's contract rules; `uapi handlers`: every operation has its handler
-# function and every handler its operation; ruff: the Python code ([tool.ruff] in pyproject.toml).
+# function and every handler its operation; ruff: the Python code ([tool.ruff] in pyproject.toml);
+# mypy --strict over uapi and handlers ([tool.mypy] in pyproject.toml).
 lint: $(TEST_STAMP)
 	@$(VENV)/bin/uapi lint openapi/uapi.yaml
 	@$(VENV)/bin/uapi handlers --spec openapi/uapi.yaml
 	@$(VENV)/bin/ruff check uapi handlers tests bench
+	@$(VENV)/bin/mypy

@@ -9,9 +9,10 @@ from connexion import request
 from uapi.services import current
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+OAuthReply = tuple[dict[str, Any], int, dict[str, str]]   # body, status, headers
 
 
-def _oauth_error(status: int, error: str, description: str, headers: dict[str, str] | None = None) -> tuple:
+def _oauth_error(status: int, error: str, description: str, headers: dict[str, str] | None = None) -> OAuthReply:
     return {"error": error, "error_description": description}, status, {**NO_STORE, **(headers or {})}
 
 
@@ -26,7 +27,7 @@ def _basic_credentials(header: str | None) -> tuple[str, str] | None:
     return (client_id, secret) if sep else None
 
 
-async def issue_token(body: dict[str, Any] | None = None) -> tuple:
+async def issue_token(body: dict[str, Any] | None = None) -> OAuthReply:
     form = body or {}
     basic = _basic_credentials(request.headers.get("authorization"))
     client_id, client_secret = basic or (form.get("client_id"), form.get("client_secret"))

@@ -7,10 +7,13 @@ from connexion import request
 from starlette.responses import Response
 
 from uapi.accounts import Extension, Principal, User, resolve_extensions, resolve_user
-from uapi.calls import CallOptions
+from uapi.call_document import CallOptions
 from uapi.errors import bad_request
 from uapi.filters import list_query
 from uapi.services import Services, current
+
+# What a handler answers: (body, status) for Connexion to serialise, or a response passed through as is.
+Reply = tuple[Any, int] | Response
 
 
 def _no_content() -> Response:
@@ -19,7 +22,8 @@ def _no_content() -> Response:
 
 
 def _principal(token_info: dict[str, Any]) -> Principal:
-    return token_info["principal"]
+    principal: Principal = token_info["principal"]
+    return principal
 
 
 def _scope(services: Services, token_info: dict[str, Any], user_id: str, extension: str) -> tuple[User, list[Extension]]:
@@ -50,7 +54,7 @@ def _collection(docs: list[dict[str, Any]], total: int, start: int, fields: set[
 
 
 async def _create(kind: str, user_id: str, body: dict[str, Any], token_info: dict[str, Any], fields: str | None,
-                  options: CallOptions) -> tuple:
+                  options: CallOptions) -> Reply:
     services = current()
     wanted = _fields(services, fields)
     principal = _principal(token_info)
@@ -74,7 +78,7 @@ def _options(wait_for_pickup: int | None, call_duration: int | None, allow_publi
 async def create_simple_phone_call(user_id: str, body: dict[str, Any], token_info: dict[str, Any],
                                    fields: str | None = None, wait_for_pickup: int | None = None,
                                    call_duration: int | None = None, allow_public_transfer: bool | None = None,
-                                   video: bool | None = None) -> tuple:
+                                   video: bool | None = None) -> Reply:
     options = _options(wait_for_pickup, call_duration, allow_public_transfer, video)
     return await _create("simple", user_id, body, token_info, fields, options)
 
@@ -82,7 +86,7 @@ async def create_simple_phone_call(user_id: str, body: dict[str, Any], token_inf
 async def create_callback_phone_call(user_id: str, body: dict[str, Any], token_info: dict[str, Any],
                                      fields: str | None = None, wait_for_pickup: int | None = None,
                                      call_duration: int | None = None, allow_public_transfer: bool | None = None,
-                                     video: bool | None = None) -> tuple:
+                                     video: bool | None = None) -> Reply:
     options = _options(wait_for_pickup, call_duration, allow_public_transfer, video)
     return await _create("callback", user_id, body, token_info, fields, options)
 
@@ -91,7 +95,7 @@ async def create_conference_invite_phone_call(user_id: str, body: dict[str, Any]
                                               fields: str | None = None, wait_for_pickup: int | None = None,
                                               call_duration: int | None = None,
                                               allow_public_transfer: bool | None = None, video: bool | None = None,
-                                              number: str | None = None, pin: str | None = None) -> tuple:
+                                              number: str | None = None, pin: str | None = None) -> Reply:
     options = _options(wait_for_pickup, call_duration, allow_public_transfer, video, number=number, pin=pin)
     return await _create("conferenceInvite", user_id, body, token_info, fields, options)
 
@@ -99,7 +103,7 @@ async def create_conference_invite_phone_call(user_id: str, body: dict[str, Any]
 async def list_phone_calls(user_id: str, extension: str, token_info: dict[str, Any], count: int = 20,
                            start_index: int = 0, filter_by: str | None = None, filter_op: str | None = None,
                            filter_value: str | None = None, sort_order: str | None = None,
-                           fields: str | None = None) -> tuple:
+                           fields: str | None = None) -> Reply:
     services = current()
     wanted = _fields(services, fields)
     query = list_query(filter_by, filter_op, filter_value, sort_order, start_index, count)
@@ -111,7 +115,7 @@ async def list_phone_calls(user_id: str, extension: str, token_info: dict[str, A
 
 
 async def get_phone_call(user_id: str, extension: str, phone_call_id: str, token_info: dict[str, Any],
-                         count: int = 20, start_index: int = 0, fields: str | None = None) -> tuple:
+                         count: int = 20, start_index: int = 0, fields: str | None = None) -> Reply:
     services = current()
     wanted = _fields(services, fields)
     _, extensions = _scope(services, token_info, user_id, extension)
@@ -120,7 +124,7 @@ async def get_phone_call(user_id: str, extension: str, phone_call_id: str, token
 
 
 async def update_phone_call(user_id: str, extension: str, phone_call_id: str, body: dict[str, Any],
-                            token_info: dict[str, Any], fields: str | None = None) -> tuple:
+                            token_info: dict[str, Any], fields: str | None = None) -> Reply:
     services = current()
     wanted = _fields(services, fields)
     _, extensions = _scope(services, token_info, user_id, extension)
@@ -129,17 +133,17 @@ async def update_phone_call(user_id: str, extension: str, phone_call_id: str, bo
 
 
 async def hang_up_phone_calls(user_id: str, extension: str, token_info: dict[str, Any],
-                              phone_number: str | None = None, fields: str | None = None) -> tuple:
+                              phone_number: str | None = None, fields: str | None = None) -> Reply:
     return await _hang_up(user_id, extension, None, phone_number, fields, token_info)
 
 
 async def hang_up_phone_call(user_id: str, extension: str, phone_call_id: str, token_info: dict[str, Any],
-                             phone_number: str | None = None, fields: str | None = None) -> tuple:
+                             phone_number: str | None = None, fields: str | None = None) -> Reply:
     return await _hang_up(user_id, extension, phone_call_id, phone_number, fields, token_info)
 
 
 async def _hang_up(user_id: str, extension: str, phone_call_id: str | None, phone_number: str | None,
-                   fields: str | None, token_info: dict[str, Any]) -> tuple:
+                   fields: str | None, token_info: dict[str, Any]) -> Reply:
     services = current()
     wanted = _fields(services, fields)
     _, extensions = _scope(services, token_info, user_id, extension)

@@ -192,14 +192,14 @@ class Directory:
         return directory
 
 
-def _entries(data: dict, key: str, source: str) -> list[dict]:
+def _entries(data: dict[str, Any], key: str, source: str) -> list[dict[str, Any]]:
     entries = data.get(key) or []
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise DirectoryError(f"{source}: {key} must be a list of mappings")
     return entries
 
 
-def _text(entry: dict, key: str, source: str, where: str, pattern: re.Pattern[str] | None = None) -> str:
+def _text(entry: dict[str, Any], key: str, source: str, where: str, pattern: re.Pattern[str] | None = None) -> str:
     value = entry.get(key)
     if value is None or isinstance(value, (dict, list, bool)):
         raise DirectoryError(f"{source}: {where}: {key} is required")
@@ -209,7 +209,7 @@ def _text(entry: dict, key: str, source: str, where: str, pattern: re.Pattern[st
     return text
 
 
-def _sip_password(entry: dict, ext_type: str, source: str, where: str) -> str | None:
+def _sip_password(entry: dict[str, Any], ext_type: str, source: str, where: str) -> str | None:
     """Only a phone terminal registers with the SIP switch, so only it may carry a password."""
     if "sipPassword" not in entry or entry["sipPassword"] is None:
         return None
@@ -221,7 +221,7 @@ def _sip_password(entry: dict, ext_type: str, source: str, where: str) -> str | 
     return value
 
 
-def _add_unique(table: dict, key: str, value: object, message: str) -> None:
+def _add_unique(table: dict[str, Any], key: str, value: object, message: str) -> None:
     if key in table:
         raise DirectoryError(message)
     table[key] = value

@@ -47,7 +47,7 @@ def snake_case(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
-class TagResolver(Resolver):
+class TagResolver(Resolver):  # type: ignore[misc]  # connexion ships no type information
     """`hangUpPhoneCall` tagged PhoneCalls → `uapi.handlers.phonecalls.hang_up_phone_call`."""
 
     def resolve_operation_id(self, operation: Any) -> str:
@@ -58,7 +58,8 @@ class TagResolver(Resolver):
 
 def load_spec(path: Path) -> dict[str, Any]:
     with path.open(encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+        document: dict[str, Any] = yaml.safe_load(handle)
+        return document
 
 
 def load_directory(settings: Settings) -> Directory:

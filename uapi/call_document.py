@@ -98,7 +98,8 @@ def new_document(kind: str, call_id: str, charged: Extension, parties: list[Part
     destinations = listify(view_in.get("destination"))
     public_source = any(p.extension is None for p in parties if p.role == "source")
     public_destination = any(p.extension is None for p in parties if p.role == "destination")
-    views, records = [], []
+    views: list[dict[str, Any]] = []
+    records: list[dict[str, Any]] = []
     for party in parties:
         is_source = party.role == "source"
         dialled = is_source or not sequential

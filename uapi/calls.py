@@ -76,7 +76,11 @@ class CallService:
         async with self._turn(call_id):
             await self._insert(doc, charged, now)
             known = await self._tell_switch(NOTHING, doc)
-        return await self._apply_events(call_id, known) if known else doc
+        if not known:
+            return doc
+        applied = await self._apply_events(call_id, known)
+        assert applied is not None   # as before: create answers a document (the call was just inserted)
+        return applied
 
     async def _insert(self, doc: Doc, charged: Extension, now: int) -> None:
         members = members_of(doc, self.directory) | {(charged.extended, charged.user.id)}

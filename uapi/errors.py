@@ -6,6 +6,7 @@ domain raises :class:`UapiError` and ``uapi.app`` maps framework failures onto i
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 
 class UapiError(Exception):
@@ -18,11 +19,11 @@ class UapiError(Exception):
         self.message = message
         self.headers = dict(headers or {})
 
-    def body(self) -> dict:
+    def body(self) -> dict[str, Any]:
         return error_body(self.code, self.message)
 
 
-def error_body(code: str, message: str) -> dict:
+def error_body(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
 
 

@@ -29,7 +29,7 @@ def list_query(filter_by: str | None, filter_op: str | None, filter_value: str |
     if filter_by == "published":
         if op in TEXT_ONLY_OPS:
             raise bad_request("filterop_invalid", f"filterOp {op} applies to id only; published compares as a time.")
-        values: tuple = tuple(_epoch_ms(v) for v in raw)
+        values: tuple[int, ...] | tuple[str, ...] = tuple(_epoch_ms(v) for v in raw)
     else:
         if any(not v.isalnum() for v in raw):
             raise bad_request("filtervalue_invalid", "An id filter value is alphanumeric.")

@@ -16,6 +16,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Column,
+    ColumnElement,
     Index,
     Integer,
     MetaData,
@@ -33,6 +34,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
@@ -141,7 +143,7 @@ class CallState:
     ends_at: int | None
 
 
-def call_row(call_id: str, organization_id: str, published: int, state: CallState, doc: dict) -> dict[str, Any]:
+def call_row(call_id: str, organization_id: str, published: int, state: CallState, doc: dict[str, Any]) -> dict[str, Any]:
     return {"id": call_id, "organization_id": organization_id, "published": published, "version": 0,
             "doc": doc, "ended": state.ended, "next_event": state.next_event}
 
@@ -202,7 +204,7 @@ class Store:
             await conn.run_sync(lambda sync: ix_calls_ended.create(sync, checkfirst=True))
             # create_all makes the indexes of new tables only; a database from before an index
             # was added gets it here.
-            await conn.run_sync(lambda sync: [index.create(sync, checkfirst=True) for index in tokens.indexes])
+            await conn.run_sync(_create_indexes, tokens)
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -210,7 +212,7 @@ class Store:
     # -- calls ---------------------------------------------------------------------
 
     async def insert_call(self, call_id: str, organization_id: str, published: int, state: CallState,
-                          doc: dict, members: Sequence[tuple[str, str]]) -> None:
+                          doc: dict[str, Any], members: Sequence[tuple[str, str]]) -> None:
         async with self._writing(), self.engine.begin() as conn:
             await conn.execute(calls.insert().values(call_row(call_id, organization_id, published, state, doc)))
             await conn.execute(call_members.insert(), member_rows(call_id, members, published, state))
@@ -248,7 +250,7 @@ class Store:
         async with self.engine.connect() as conn:
             return [_row_to_call(row) for row in (await conn.execute(query)).all()]
 
-    async def replace_call(self, call: StoredCall, doc: dict, state: CallState,
+    async def replace_call(self, call: StoredCall, doc: dict[str, Any], state: CallState,
                            new_members: Sequence[tuple[str, str]] = ()) -> bool:
         """Write the next state of a live call; False when another writer changed it first."""
         statement = (update(calls)
@@ -316,7 +318,7 @@ class SqlDialogStore:
         self.store = store
         self.engine = engine   # None: the only engine on this database (recover every leg)
 
-    async def save(self, call_id: str, party: str, record: dict) -> None:
+    async def save(self, call_id: str, party: str, record: dict[str, Any]) -> None:
         async with self.store._writing(), self.store.engine.begin() as conn:
             changed = await conn.execute(update(sip_dialogs).where(sip_dialogs.c.call_id == call_id,
                                                                    sip_dialogs.c.party == party).values(record=record))
@@ -329,7 +331,7 @@ class SqlDialogStore:
             await conn.execute(sip_dialogs.delete().where(sip_dialogs.c.call_id == call_id,
                                                           sip_dialogs.c.party == party))
 
-    async def all(self) -> list[tuple[str, str, dict]]:
+    async def all(self) -> list[tuple[str, str, dict[str, Any]]]:
         query = select(sip_dialogs)
         if self.engine is not None:
             query = query.where(sip_dialogs.c.engine == self.engine)
@@ -393,6 +395,11 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def _create_indexes(sync: Connection, table: Table) -> None:
+    for index in table.indexes:
+        index.create(sync, checkfirst=True)
+
+
 def _filter(query: ListQuery, id_column: Any, published_column: Any) -> tuple[Any, ...]:
     """SQL for filterBy/filterOp/filterValue; values arrive parsed (published in epoch ms)."""
     if query.filter_by is None or query.op == "present":
@@ -403,8 +410,10 @@ def _filter(query: ListQuery, id_column: Any, published_column: Any) -> tuple[An
             case "equals":
                 return (column == value,)
             case "contains":
+                assert value is not None   # list_query requires a filterValue for every op but present
                 return (column.like(f"%{_like_escape(value)}%", escape="\\"),)
             case "startsWith":
+                assert value is not None
                 return (column.like(f"{_like_escape(value)}%", escape="\\"),)
             case "greaterThan":
                 return (column > value,)
@@ -415,7 +424,10 @@ def _filter(query: ListQuery, id_column: Any, published_column: Any) -> tuple[An
     else:
         # Published times are answered to the second, so a filter value names a whole second.
         column = published_column
-        second = lambda ms: and_(column >= ms, column < ms + 1000)  # noqa: E731
+
+        def second(ms: int) -> ColumnElement[bool]:
+            return and_(column >= ms, column < ms + 1000)
+
         match query.op:
             case "equals":
                 return (second(query.values[0]),)

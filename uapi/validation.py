@@ -73,10 +73,10 @@ def describe(error: ValidationError) -> str:
     return reasons.get(str(kind), "is invalid")
 
 
-_parameter_validators: dict[int, tuple[dict, Draft4Validator]] = {}
+_parameter_validators: dict[int, tuple[dict[str, Any], Draft4Validator]] = {}
 
 
-def _validator_for(schema: dict) -> Draft4Validator:
+def _validator_for(schema: dict[str, Any]) -> Draft4Validator:
     """One compiled validator per parameter schema; the spec's dicts live as long as the app."""
     cached = _parameter_validators.get(id(schema))
     if cached is None or cached[0] is not schema:
@@ -85,11 +85,11 @@ def _validator_for(schema: dict) -> Draft4Validator:
     return cached[1]
 
 
-class UapiParameterValidator(ParameterValidator):
+class UapiParameterValidator(ParameterValidator):  # type: ignore[misc]  # connexion ships no type information
     """Parameter checks that fail with the parameter's `x-error-code`."""
 
     @staticmethod
-    def validate_parameter(parameter_type: str, value: Any, param: dict, param_name: str | None = None) -> None:
+    def validate_parameter(parameter_type: str, value: Any, param: dict[str, Any], param_name: str | None = None) -> None:
         code = param.get("x-error-code", REQUEST_INVALID)
         name = param.get("name", param_name or "parameter")
         if value is None:
@@ -103,7 +103,7 @@ class UapiParameterValidator(ParameterValidator):
             raise bad_request(code, f"The {parameter_type} parameter {name} {describe(best_match(errors))}.")
 
 
-class UapiJSONBodyValidator(JSONRequestBodyValidator):
+class UapiJSONBodyValidator(JSONRequestBodyValidator):  # type: ignore[misc]  # connexion ships no type information
     """Body checks: bytes that are not UTF-8 JSON, and fields with their `x-error-code`."""
 
     async def _parse(self, stream: AsyncGenerator[bytes, None], scope: Any) -> Any:
@@ -123,7 +123,7 @@ class UapiJSONBodyValidator(JSONRequestBodyValidator):
         except RecursionError:
             raise bad_request(REQUEST_INVALID, "The request body is nested too deeply.") from None
 
-    def _validate(self, body: Any) -> dict | None:
+    def _validate(self, body: Any) -> dict[str, Any] | None:
         if body is None:
             raise bad_request(REQUEST_INVALID, "A JSON request body is required.")
         if not isinstance(body, dict):
@@ -138,14 +138,14 @@ class UapiJSONBodyValidator(JSONRequestBodyValidator):
         raise bad_request(_field_code(self._schema, path), f"The body field {_dotted(path)} {describe(error)}.")
 
 
-class UapiFormBodyValidator(FormDataValidator):
+class UapiFormBodyValidator(FormDataValidator):  # type: ignore[misc]  # connexion ships no type information
     """Form bodies (the token endpoint): a missing field is the body's code, a bad one its own.
 
     Under /oauth the codes are RFC 6749's (`unsupported_grant_type` on `grant_type`); a missing
     field is `invalid_request` there, which is what the body-level `request_invalid` becomes.
     """
 
-    def _validate(self, body: Any) -> dict | None:
+    def _validate(self, body: Any) -> dict[str, Any] | None:
         if not isinstance(body, dict):
             raise bad_request(REQUEST_INVALID, "The request body must be a form.")
         failure = _first_failure(self._validator, body)
@@ -161,7 +161,7 @@ def _not_json(constant: str) -> Any:
     raise ValueError(f"{constant} is not a JSON value")
 
 
-def _first_failure(validator: Any, body: dict) -> tuple[ValidationError, list[Any]] | None:
+def _first_failure(validator: Any, body: dict[str, Any]) -> tuple[ValidationError, list[Any]] | None:
     """The most relevant failure and the path of the field it names (a missing one included)."""
     errors = list(validator.iter_errors(body))
     if not errors:
@@ -174,9 +174,9 @@ def _first_failure(validator: Any, body: dict) -> tuple[ValidationError, list[An
     return error, path
 
 
-def _field_code(schema: dict, path: list[Any]) -> str:
+def _field_code(schema: dict[str, Any], path: list[Any]) -> str:
     """The `x-error-code` of the deepest schema node on `path` that declares one."""
-    code = schema.get("x-error-code", REQUEST_INVALID)
+    code: str = schema.get("x-error-code", REQUEST_INVALID)
     node: Any = schema
     for step in path:
         if not isinstance(node, dict):

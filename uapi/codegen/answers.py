@@ -16,7 +16,7 @@ from uapi.codegen.model import AnswerMedia, Link, Outcome, Response
 from uapi.codegen.names import pascal
 from uapi.codegen.requests import media_kind
 from uapi.codegen.schemas import SchemaConverter
-from uapi.codegen.spec import Problem, Resolver, Unsupported, pointer
+from uapi.codegen.spec import Problem, Resolver, Unsupported, mapping_at, pointer
 from uapi.codegen.types import NULL, AliasDef, TypeRef
 
 TEXT = TypeRef("string", json_kind="string")
@@ -32,7 +32,7 @@ class AnswerReader:
 
     def responses(self, node: dict[str, Any], where: str, op_id: str) -> tuple[Response, ...]:
         out = []
-        raw_responses = node.get("responses") if isinstance(node.get("responses"), dict) else {}
+        raw_responses = mapping_at(node, "responses")
         typed_success = 0
         for status, raw in raw_responses.items():
             status = str(status)
@@ -58,7 +58,7 @@ class AnswerReader:
 
     def _body(self, response: dict[str, Any], at: str, op_id: str, status: str,
               typed_success: int) -> tuple[TypeRef | None, AnswerMedia]:
-        content = response.get("content") if isinstance(response.get("content"), dict) else {}
+        content = mapping_at(response, "content")
         if not content:
             return None, "empty"
         kinds = {str(ct): media_kind(str(ct)) for ct in content}
@@ -83,7 +83,7 @@ class AnswerReader:
 
     def _links(self, response: dict[str, Any], where: str) -> list[Link]:
         out = []
-        links = response.get("links") if isinstance(response.get("links"), dict) else {}
+        links = mapping_at(response, "links")
         for name, raw in links.items():
             try:
                 link, _ = self.resolver.deref(raw, pointer(where, "links", name))

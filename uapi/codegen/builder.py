@@ -19,7 +19,7 @@ from uapi.codegen.names import pascal, python_ident, ts_ident, words
 from uapi.codegen.requests import RequestReader
 from uapi.codegen.schemas import SchemaConverter
 from uapi.codegen.security import auth_for
-from uapi.codegen.spec import Problem, Resolver, Unsupported, pointer
+from uapi.codegen.spec import Problem, Resolver, Unsupported, mapping_at, pointer
 from uapi.codegen.types import TypeRef
 
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
@@ -51,7 +51,7 @@ class ApiBuilder:
         self.resolver = Resolver(document)
         self.warnings: list[Problem] = []
         self.naming = naming_mod.resolve(document, package_name, client_name)
-        components = document.get("components") if isinstance(document.get("components"), dict) else {}
+        components = mapping_at(document, "components")
         self.schemes: dict[str, Any] = components.get("securitySchemes") or {}
         self._op_names = self._name_operations()
         reserved = reserved_type_names(self.naming) | {pascal(n) + "Params" for n in self._op_names.values()}
@@ -63,7 +63,7 @@ class ApiBuilder:
         self.schemas.convert_components()
         operations = self._method_names(self._operations())
         token = self._token_endpoint(operations)
-        info = self.doc.get("info") if isinstance(self.doc.get("info"), dict) else {}
+        info = mapping_at(self.doc, "info")
         servers = self.doc.get("servers") or [{}]
         defs = self.schemas.defs
         return Api(
@@ -83,8 +83,8 @@ class ApiBuilder:
     # -- operations ---------------------------------------------------------
 
     def _items(self) -> list[tuple[str, str, dict[str, Any], str]]:
-        out = []
-        paths = self.doc.get("paths") if isinstance(self.doc.get("paths"), dict) else {}
+        out: list[tuple[str, str, dict[str, Any], str]] = []
+        paths = mapping_at(self.doc, "paths")
         for path, item in paths.items():
             where = pointer("#/paths", path)
             try:
@@ -237,7 +237,7 @@ class ApiBuilder:
 def _server_url(server: dict[str, Any]) -> str:
     """The first server's URL with its variables at their defaults."""
     url = str(server.get("url", "/") or "/")
-    variables = server.get("variables") if isinstance(server.get("variables"), dict) else {}
+    variables = mapping_at(server, "variables")
     for name, spec in variables.items():
         default = spec.get("default", "") if isinstance(spec, dict) else ""
         url = url.replace("{" + str(name) + "}", str(default))

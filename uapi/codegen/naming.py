@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from uapi.codegen.names import pascal, screaming, snake
+from uapi.codegen.spec import mapping_at
 
 # info.title of openapi/uapi.yaml -> its served SDK's names, fixed since its first release.
 _PROFILES: dict[str, dict[str, Any]] = {
@@ -62,7 +63,7 @@ class Naming:
 
 
 def resolve(document: dict[str, Any], package_name: str | None = None, client_name: str | None = None) -> Naming:
-    info = document.get("info") if isinstance(document.get("info"), dict) else {}
+    info = mapping_at(document, "info")
     title = str(info.get("title", "") or "")
     chosen: dict[str, Any] = dict(_PROFILES.get(title, {}))
     extension = info.get("x-codegen")

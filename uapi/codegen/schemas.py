@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import Any, cast
 
 from uapi.codegen.names import pascal, python_ident
-from uapi.codegen.spec import Problem, Resolver, Unsupported, pointer
+from uapi.codegen.spec import Problem, Resolver, Unsupported, mapping_at, pointer
 from uapi.codegen.types import ANY, NULL, AliasDef, Definitions, JsonKind, Kind, ModelDef, Property, TypeRef
 
 _PRIMITIVES = ("string", "integer", "number", "boolean")
@@ -230,7 +230,7 @@ class SchemaConverter:
         spec = node.get("discriminator")
         if not isinstance(spec, dict) or not isinstance(spec.get("propertyName"), str):
             return "", ()
-        mapping = spec.get("mapping") if isinstance(spec.get("mapping"), dict) else {}
+        mapping = mapping_at(spec, "mapping")
         by_name: dict[str, list[str]] = {}
         for value, target in mapping.items():
             match = _COMPONENT.match(str(target))

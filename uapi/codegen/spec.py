@@ -35,6 +35,12 @@ class CodegenError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
+def mapping_at(node: dict[str, Any], key: str) -> dict[str, Any]:
+    """`node[key]` when it is a mapping, else an empty one."""
+    value = node.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def pointer(base: str, *tokens: str | int) -> str:
     """Append tokens to a JSON pointer, escaping `~` and `/` (RFC 6901)."""
     out = base

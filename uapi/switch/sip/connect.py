@@ -18,11 +18,11 @@ from .message import SipMessage
 from .transaction import Deliver, TimedOut
 
 if TYPE_CHECKING:
-    from .engine import SipEngine
+    from .engine_state import EngineState
 
 
 class ConnectMixin:
-    def _try_connect(self: SipEngine, call_id: str) -> None:
+    def _try_connect(self: EngineState, call_id: str) -> None:
         call = self.calls.get(call_id)
         if call is None or call.pending_connect is None:
             return
@@ -51,13 +51,13 @@ class ConnectMixin:
 
         self._reinvite(a, offerer.deferred_offer, answered)
 
-    def _reinvite(self: SipEngine, leg: SipLeg, body: bytes | None | Callable[[], bytes | None],
+    def _reinvite(self: EngineState, leg: SipLeg, body: bytes | None | Callable[[], bytes | None],
                   done: Callable[[SipMessage | None], None]) -> None:
         leg.reinvites.append((body, done))
         if not leg.invite_busy:
             self._next_reinvite(leg)
 
-    def _next_reinvite(self: SipEngine, leg: SipLeg) -> None:
+    def _next_reinvite(self: EngineState, leg: SipLeg) -> None:
         if leg.invite_busy or not leg.reinvites or not leg.live:
             return
         body, done = leg.reinvites.pop(0)
@@ -73,7 +73,7 @@ class ConnectMixin:
         self._save(leg)
         self.runner.client(request, leg.next_hop(), lambda a: self._reinvite_progress(leg, request, body, done, a))
 
-    def _reinvite_progress(self: SipEngine, leg: SipLeg, request: SipMessage, body: bytes | None,
+    def _reinvite_progress(self: EngineState, leg: SipLeg, request: SipMessage, body: bytes | None,
                            done: Callable[[SipMessage | None], None], action: Deliver | TimedOut) -> None:
         resp = action.response if isinstance(action, Deliver) else None
         status = resp.status if resp else 408
@@ -110,7 +110,7 @@ class ConnectMixin:
         done(None)
         self._next_reinvite(leg)
 
-    def _retry_reinvite(self: SipEngine, leg: SipLeg) -> None:
+    def _retry_reinvite(self: EngineState, leg: SipLeg) -> None:
         leg.invite_busy = False
         self._next_reinvite(leg)
 

@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Any, Literal
 
 from .. import HOLD, TRANSFER, Accept, EventSink, IncomingHandler, Leg, SwitchEvent
 from . import sdp
@@ -28,7 +28,7 @@ from .leg import SipLeg
 from .message import SipMessage, host_port, new_call_id, new_tag, param
 from .recovery import recovery_request
 from .runner import Runner
-from .transaction import Deliver, TimedOut, Timers
+from .transaction import Deliver, ResponseRetransmitter, TimedOut, Timers
 from .transport import UdpTransport
 
 log = logging.getLogger(__name__)
@@ -66,9 +66,9 @@ class SipEngine(ConnectMixin, InboundMixin):
         self.legs: dict[str, SipLeg] = {}          # by SIP Call-ID
         self.on_event: EventSink | None = None
         self.on_incoming: IncomingHandler | None = None
-        self._events: asyncio.Queue = asyncio.Queue()
-        self._store: asyncio.Queue = asyncio.Queue()
-        self._tasks: list[asyncio.Task] = []
+        self._events: asyncio.Queue[SwitchEvent] = asyncio.Queue()
+        self._store: asyncio.Queue[tuple[str, str, str, dict[str, Any] | None]] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
         self._deciding: set[asyncio.Task[None]] = set()   # phones' calls waiting for the domain's answer
 
     # lifecycle ---------------------------------------------------------------------------
@@ -105,7 +105,7 @@ class SipEngine(ConnectMixin, InboundMixin):
 
     def _unanswered(self) -> bool:
         """Requests still waiting for a final response (our BYEs, CANCELs and their INVITEs)."""
-        return any(run.tx.state in ("calling", "proceeding", "trying")
+        return any(not isinstance(run.tx, ResponseRetransmitter) and run.tx.state in ("calling", "proceeding", "trying")
                    for run in self.runner.clients.values())
 
     async def recover(self) -> list[tuple[str, str]]:
@@ -370,6 +370,7 @@ class SipEngine(ConnectMixin, InboundMixin):
             op, call_id, party, record = await self._store.get()
             try:
                 if op == "save":
+                    assert record is not None
                     await self.dialogs.save(call_id, party, record)
                 else:
                     await self.dialogs.forget(call_id, party)

@@ -18,7 +18,8 @@ from .message import ALLOW, SipMessage, new_tag, param, response, uri_of, user_o
 from .transaction import Deliver, TimedOut
 
 if TYPE_CHECKING:
-    from .engine import SipEngine
+    from .engine import Call
+    from .engine_state import EngineState
 
 log = logging.getLogger(__name__)
 ANSWER_OK = ("OPTIONS", "INFO", "NOTIFY", "UPDATE", "PRACK", "MESSAGE")
@@ -26,7 +27,7 @@ ANSWER_OK = ("OPTIONS", "INFO", "NOTIFY", "UPDATE", "PRACK", "MESSAGE")
 
 class InboundMixin:
     # dispatch ------------------------------------------------------------------------------
-    def _on_request(self: SipEngine, msg: SipMessage, addr: tuple[str, int]) -> None:
+    def _on_request(self: EngineState, msg: SipMessage, addr: tuple[str, int]) -> None:
         method = msg.method or ""
         if method == "ACK":
             self._on_ack(msg)
@@ -62,7 +63,7 @@ class InboundMixin:
         else:
             self._reply(msg, 501, addr)
 
-    def _reply(self: SipEngine, msg: SipMessage, status: int, addr: tuple[str, int], *,
+    def _reply(self: EngineState, msg: SipMessage, status: int, addr: tuple[str, int], *,
                extra: list[tuple[str, str]] | None = None, to_tag: str | None = None) -> None:
         data = response(msg, status, to_tag=to_tag or new_tag(), extra=extra).to_bytes()
         self._send(data, addr)
@@ -70,7 +71,7 @@ class InboundMixin:
             self.runner.remember(msg, data, addr)
 
     # a phone dials ----------------------------------------------------------------------------
-    def _on_new_invite(self: SipEngine, msg: SipMessage, addr: tuple[str, int]) -> None:
+    def _on_new_invite(self: EngineState, msg: SipMessage, addr: tuple[str, int]) -> None:
         if msg.call_id in self.legs:                         # a retransmission before our 100 landed
             return
         if self.proxy is not None and addr != self.proxy:
@@ -94,7 +95,7 @@ class InboundMixin:
         self._deciding.add(task)                     # the loop keeps only weak references to tasks
         task.add_done_callback(self._deciding.discard)
 
-    async def _decide(self: SipEngine, leg: SipLeg, incoming: IncomingCall) -> None:
+    async def _decide(self: EngineState, leg: SipLeg, incoming: IncomingCall) -> None:
         try:
             assert self.on_incoming is not None
             decision = await self.on_incoming(incoming)
@@ -120,11 +121,11 @@ class InboundMixin:
                              relay_for=incoming.caller)
         dialled.partner, leg.partner = incoming.caller, callee.party
 
-    def _new_call(self: SipEngine):
+    def _new_call(self: EngineState) -> Call:
         from .engine import Call
         return Call()
 
-    def _final_to_caller(self: SipEngine, leg: SipLeg, status: int, reason: str = "",
+    def _final_to_caller(self: EngineState, leg: SipLeg, status: int, reason: str = "",
                          body: bytes = b"") -> None:
         """Our final response to the phone's INVITE, re-sent until its ACK (Timer G/H)."""
         assert leg.server_invite is not None and leg.reply_to is not None
@@ -137,7 +138,7 @@ class InboundMixin:
         self.runner.remember(leg.server_invite, data, leg.reply_to)
         self.runner.final(leg.sip_call_id, data, leg.reply_to, lambda a: self._no_ack(leg, status, a))
 
-    def _no_ack(self: SipEngine, leg: SipLeg, status: int, action: Deliver | TimedOut) -> None:
+    def _no_ack(self: EngineState, leg: SipLeg, status: int, action: Deliver | TimedOut) -> None:
         """64*T1 without an ACK for our 2xx: the caller is gone; BYE it and its partner."""
         if isinstance(action, TimedOut) and 200 <= status < 300 and leg.live:
             partner = self._leg(leg.call_id, leg.partner)
@@ -145,10 +146,10 @@ class InboundMixin:
             if partner is not None:
                 self._remote_end(partner, "failed", 408, bye=True)
 
-    def _on_ack(self: SipEngine, msg: SipMessage) -> None:
+    def _on_ack(self: EngineState, msg: SipMessage) -> None:
         self.runner.acked(msg.call_id)
 
-    def _on_cancel(self: SipEngine, msg: SipMessage, addr: tuple[str, int]) -> None:
+    def _on_cancel(self: EngineState, msg: SipMessage, addr: tuple[str, int]) -> None:
         leg = self.legs.get(msg.call_id)
         invite = leg.server_invite if leg else None
         if leg is None or invite is None or invite.branch != msg.branch:
@@ -165,7 +166,7 @@ class InboundMixin:
         if leg.call_id:   # before the domain decided, _decide forgets the leg once it has
             self._forget(leg)
 
-    def _on_reinvite(self: SipEngine, leg: SipLeg, msg: SipMessage, addr: tuple[str, int]) -> None:
+    def _on_reinvite(self: EngineState, leg: SipLeg, msg: SipMessage, addr: tuple[str, int]) -> None:
         """A phone's re-INVITE: 491 while ours is pending, else 200 with the SDP we last sent."""
         if leg.invite_busy:
             self._reply(msg, 491, addr)
@@ -179,13 +180,13 @@ class InboundMixin:
         self.runner.final(msg.call_id, data, addr, lambda a: None)
 
     # relaying the callee to the caller ----------------------------------------------------------
-    def _caller_of(self: SipEngine, callee: SipLeg) -> SipLeg | None:
+    def _caller_of(self: EngineState, callee: SipLeg) -> SipLeg | None:
         if callee.relay_for is None:
             return None
         caller = self._leg(callee.call_id, callee.relay_for)
         return caller if caller is not None and caller.live and not caller.final_sent else None
 
-    def _relay_ringing(self: SipEngine, callee: SipLeg) -> None:
+    def _relay_ringing(self: EngineState, callee: SipLeg) -> None:
         caller = self._caller_of(callee)
         if caller is not None and not caller.ringing_sent:
             caller.ringing_sent = True
@@ -194,7 +195,7 @@ class InboundMixin:
                                extra=[("contact", f"<{caller.contact}>")])
             self._send(ringing.to_bytes(), caller.reply_to)
 
-    def _relay_answer(self: SipEngine, callee: SipLeg, resp: SipMessage) -> None:
+    def _relay_answer(self: EngineState, callee: SipLeg, resp: SipMessage) -> None:
         caller = self._caller_of(callee)
         if caller is None:
             return
@@ -203,7 +204,7 @@ class InboundMixin:
         self._save(caller)
         self._final_to_caller(caller, 200, body=answer)
 
-    def _relay_failure(self: SipEngine, callee: SipLeg, status: int) -> None:
+    def _relay_failure(self: EngineState, callee: SipLeg, status: int) -> None:
         caller = self._caller_of(callee)
         if caller is None:
             return
@@ -213,11 +214,11 @@ class InboundMixin:
         self._forget(caller)
         self._final_to_caller(caller, mapped)
 
-    def _classify(self: SipEngine, status: int) -> str:
+    def _classify(self: EngineState, status: int) -> str:
         from .engine import classify
         return classify(status)
 
-    def _end_inbound(self: SipEngine, leg: SipLeg, was: str) -> None:
+    def _end_inbound(self: EngineState, leg: SipLeg, was: str) -> None:
         """The domain ends the inbound leg: 487 while it is unanswered, BYE once answered."""
         if was == "confirmed":
             self.runner.acked(leg.sip_call_id)              # stop re-sending our 2xx

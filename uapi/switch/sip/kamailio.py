@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import jinja2
@@ -66,8 +66,8 @@ def render_config(directory: Directory, *, listen: tuple[str, int], rpc: tuple[s
     """
     listen_host, listen_port = _address("listen", listen)
     rpc_host, rpc_port = _address("rpc", rpc)
-    engines = [engine] if isinstance(engine[0], str) else list(engine)  # type: ignore[list-item]
-    engines = [_address("engine", e) for e in engines]  # type: ignore[arg-type]
+    listed = cast("list[tuple[str, int]]", [engine] if isinstance(engine[0], str) else list(engine))
+    engines = [_address("engine", e) for e in listed]
     engine_host, engine_port = engines[0]
     trunk_host, trunk_port = _address("trunk", trunk) if trunk else (None, None)
     realm = listen_host
@@ -119,7 +119,7 @@ class KamailioRpc:
             raise KamailioError(f"kamailio rpc {method}: {error.get('code')} {error.get('message')}")
         return answer.get("result")
 
-    async def dialogs(self, *, include_ended: bool = False) -> list[dict]:
+    async def dialogs(self, *, include_ended: bool = False) -> list[dict[str, Any]]:
         """Dialogs Kamailio tracks (dlg.list); [] when there are none.
 
         A dialog whose BYE went through is in state 5 ("deleted") but stays listed until the
@@ -146,7 +146,7 @@ class KamailioRpc:
 DLG_STATE_DELETED = 5          # dialog module states: 1 unconfirmed, 2 early, 3 confirmed-no-ACK, 4 confirmed
 
 
-def live_dialogs(result: Any, *, include_ended: bool = False) -> list[dict]:
+def live_dialogs(result: Any, *, include_ended: bool = False) -> list[dict[str, Any]]:
     """Normalise a dlg.list result: a list, without ended dialogs unless asked."""
     if not result:
         return []
@@ -158,7 +158,8 @@ def free_port(kind: int, host: str) -> int:
     """A port the kernel says is free now (socket.SOCK_DGRAM or SOCK_STREAM)."""
     with socket.socket(socket.AF_INET, kind) as s:
         s.bind((host, 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 def udp_bound(host: str, port: int) -> bool:

@@ -8,14 +8,16 @@ CSeq + 1 per new request; CANCEL copies the INVITE's top Via (same branch) and C
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from .message import SipMessage, host_port, new_branch, param, uri_of
 from .sdp import Origin
 
 LegState = Literal["calling", "early", "confirmed", "ended"]
 Role = Literal["uac", "uas"]
+ReinviteBody = bytes | None | Callable[[], bytes | None]   # an SDP, none, or one built when sent
 
 
 @dataclass
@@ -45,7 +47,8 @@ class SipLeg:
     last_ack: bytes | None = None
     partner: str | None = None
     invite_busy: bool = False         # one INVITE transaction per dialog at a time
-    reinvites: list = field(default_factory=list)   # queued (body, done) while one is pending
+    # queued (body, done) while one is pending
+    reinvites: list[tuple[ReinviteBody, Callable[[SipMessage | None], None]]] = field(default_factory=list)
     relay_for: str | None = None      # inbound B2BUA: the caller party this leg answers for
     server_invite: SipMessage | None = None         # UAS: the phone's INVITE
     reply_to: tuple[str, int] | None = None         # UAS: where that INVITE came from
@@ -117,7 +120,7 @@ class SipLeg:
         if rr and resp.status and resp.status < 300 and (self.state != "confirmed"):
             self.route_set = list(reversed(rr))
 
-    def record(self) -> dict:
+    def record(self) -> dict[str, Any]:
         """What a later process needs to end this leg (BYE when confirmed, CANCEL when early)."""
         rec = {"sip_call_id": self.sip_call_id, "role": self.role, "state": self.state,
                "local": self.local, "remote": self.remote, "remote_target": self.remote_target,

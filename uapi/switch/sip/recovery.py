@@ -6,16 +6,18 @@ early one gets a CANCEL rebuilt from the stored INVITE (same branch and CSeq num
 """
 from __future__ import annotations
 
+from typing import Any
+
 from .message import SipMessage, host_port, new_branch, parse, uri_of
 
 
-def recovery_request(record: dict, via_host: str) -> tuple[SipMessage, tuple[str, int]]:
+def recovery_request(record: dict[str, Any], via_host: str) -> tuple[SipMessage, tuple[str, int]]:
     if record.get("state") in ("calling", "early") and record.get("invite"):
         invite = parse(record["invite"].encode())
         headers = [("via", invite.all("via")[0]), ("max-forwards", "70"), ("from", invite["from"]),
                    ("to", invite["to"]), ("call-id", invite.call_id), ("cseq", f"{invite.cseq[0]} CANCEL")]
         headers += [("route", r) for r in invite.all("route")]
-        return SipMessage(method="CANCEL", uri=invite.uri, headers=headers), tuple(record["destination"])  # type: ignore[return-value]
+        return SipMessage(method="CANCEL", uri=invite.uri, headers=headers), tuple(record["destination"])
     routes = list(record.get("route_set") or [])
     headers = [("via", f"SIP/2.0/UDP {via_host};rport;branch={new_branch()}"), ("max-forwards", "70"),
                ("from", record["local"]), ("to", record["remote"]), ("call-id", record["sip_call_id"]),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 from .message import SipMessage
 from .transaction import Action, Deliver, InviteClient, NonInviteClient, ResponseRetransmitter, Send, TimedOut, Timers
@@ -111,9 +112,9 @@ class Runner:
             run.handle.cancel()
             run.handle = None
         if run.tx.done:
-            table = self.finals if isinstance(run.tx, ResponseRetransmitter) else self.clients
-            if table.get(run.key) is run:  # type: ignore[arg-type]
-                del table[run.key]  # type: ignore[arg-type]
+            table: dict[Any, Running] = self.finals if isinstance(run.tx, ResponseRetransmitter) else self.clients
+            if table.get(run.key) is run:
+                del table[run.key]
             return
         deadline = run.tx.deadline
         if deadline is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
+from typing import Any
 
 DIRECTIONS = ("a=sendrecv", "a=sendonly", "a=recvonly", "a=inactive")
 
@@ -93,5 +94,5 @@ class Origin:
     def empty_offer(self) -> bytes:
         return self.stamp(no_media(self.session_id, 0, self.address))
 
-    def to_record(self) -> dict:
+    def to_record(self) -> dict[str, Any]:
         return {"session_id": self.session_id, "version": self.version}
