@@ -78,9 +78,13 @@ class CallService:
             known = await self._tell_switch(NOTHING, doc)
         if not known:
             return doc
+        # None when nothing changed: a hang-up of the whole extension may have ended the new call
+        # between its insert and these events. The call as stored is then the answer.
         applied = await self._apply_events(call_id, known)
-        assert applied is not None   # as before: create answers a document (the call was just inserted)
-        return applied
+        if applied is not None:
+            return applied
+        stored = await self.store.load_call(call_id)
+        return stored.doc if stored is not None else doc
 
     async def _insert(self, doc: Doc, charged: Extension, now: int) -> None:
         members = members_of(doc, self.directory) | {(charged.extended, charged.user.id)}
