@@ -86,15 +86,16 @@ def test_empty_answers_are_empty_values(server: RunningServer) -> None:
 def test_token_renewal(server: RunningServer) -> None:
     http, paths = counting_http()
     # A margin longer than the token's life: every call finds its token about to expire.
-    with Client(server.base_url, client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET,
-                token_refresh_margin=3600, http_client=http) as client:
+    # The client does not close an httpx client it was given: its owner (this test) does.
+    with http, Client(server.base_url, client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET,
+                      token_refresh_margin=3600, http_client=http) as client:
         client.list_phone_calls("@me", "@self")
         client.list_phone_calls("@me", "@self")
     assert paths.count("/oauth/token") == 2
 
     http, paths = counting_http()
-    with Client(server.base_url, client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET,
-                http_client=http) as client:
+    with http, Client(server.base_url, client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET,
+                      http_client=http) as client:
         client.list_phone_calls("@me", "@self")
         client.list_phone_calls("@me", "@self")
         assert paths.count("/oauth/token") == 1

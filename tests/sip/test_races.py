@@ -433,11 +433,12 @@ def test_hang_up_races(server: RaceServer, tmp_path: Path) -> None:
         trunk.start()
 
         runner = Runner(server, races, trunk, phones)
-        threads = [threading.Thread(target=runner.lane, args=(lane,), daemon=True) for lane in range(LANES)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(180)
+        with runner.http:  # its pooled connections are closed once the lanes are done
+            threads = [threading.Thread(target=runner.lane, args=(lane,), daemon=True) for lane in range(LANES)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(180)
         running = [t for t in threads if t.is_alive()]
         exits = {agent.name: agent.finish(30) for agent in agents}
     finally:
