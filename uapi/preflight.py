@@ -115,6 +115,18 @@ def check_port_free(host: str, port: int) -> None:
     bind_listener(host, port).close()
 
 
+def check_udp_free(flag: str, where: tuple[str, int]) -> None:
+    """A SIP address (Kamailio's or the engine's) must be free now: they bind it a moment later,
+    inside the server, where a failure could no longer be a one-line error."""
+    family = socket.AF_INET6 if ":" in where[0] else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            probe.bind(where)
+    except OSError as exc:
+        raise UsageError(f"{flag} {where[0]}:{where[1]}: that UDP port is in use or not an address of this "
+                         f"machine ({os_problem(exc)}; stop the other SIP server or choose another port)") from None
+
+
 def check_tls(cert: Path, key: Path) -> None:
     """The certificate and key load, and belong together."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

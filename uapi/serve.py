@@ -11,7 +11,7 @@ from typing import Any
 from uapi.accounts import Directory, DirectoryError
 from uapi.cli_errors import UsageError, mask_url
 from uapi.package_data import handlers_dir
-from uapi.preflight import bind_listener, check_contract, check_database, check_port_free, check_tls
+from uapi.preflight import bind_listener, check_contract, check_database, check_port_free, check_tls, check_udp_free
 from uapi.serve_limits import (
     demo_banner_line,
     exposure_problem,
@@ -89,19 +89,6 @@ def retention_days(text: str) -> float:
     if not days >= 0 or days == float("inf"):
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of days (0 or more)")
     return days
-
-
-def udp_free(where: tuple[str, int]) -> bool:
-    """Whether a UDP socket can bind `where` now (Kamailio and the engine bind it a moment later)."""
-    import socket
-
-    family = socket.AF_INET6 if ":" in where[0] else socket.AF_INET
-    try:
-        with socket.socket(family, socket.SOCK_DGRAM) as probe:
-            probe.bind(where)
-        return True
-    except OSError:
-        return False
 
 
 def address(text: str) -> tuple[str, int]:
@@ -185,9 +172,8 @@ def _preflight(args: argparse.Namespace) -> Directory:
                              "config names, see uapi kamailio-config)")
         for flag, where in (("--sip-listen", None if args.sip_proxy else args.sip_listen),
                             ("--sip-engine", args.sip_engine)):
-            if where is not None and where[1] != 0 and not udp_free(where):
-                raise UsageError(f"{flag} {where[0]}:{where[1]}: that UDP port is in use or not an address of "
-                                 "this machine (stop the other SIP server or choose another port)")
+            if where is not None and where[1] != 0:
+                check_udp_free(flag, where)
     try:
         async_url(args.database)
     except DatabaseUrlError:   # its message quotes the raw URL, password included
