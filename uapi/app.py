@@ -70,7 +70,7 @@ def build_switch(settings: Settings, directory: Directory, store: Store) -> Swit
     """The engine `settings.switch` names, injected into the domain (never imported by it)."""
     if settings.sip is None:
         return SimulatedSwitch(directory.simulator)
-    from uapi.switch.sip import SipSwitch  # only a SIP deployment pays for the SIP engine
+    from uapi.switch.sip.switch import SipSwitch  # only a SIP deployment pays for the SIP engine
 
     return SipSwitch(directory, settings.sip, store)
 
