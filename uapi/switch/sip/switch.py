@@ -46,31 +46,27 @@ class SipSwitch:
     capabilities = frozenset({HOLD, TRANSFER, PARK, LIVE})
 
     def __init__(self, directory: Directory, settings: SipSettings, store: Store) -> None:
-        self.settings = settings
-        self._own_workdir = settings.workdir is None and settings.proxy is None
+        shared = settings.proxy is not None   # Kamailio runs apart, maybe for several API processes
+        self._own_workdir = settings.workdir is None and not shared
+        # self.proxy: where phones register and where the engine sends (our Kamailio, or the one run apart).
         self.kamailio: Kamailio | None = None
         if settings.proxy is None:
             workdir = settings.workdir or Path(tempfile.mkdtemp(prefix="uapi-kamailio-"))
             # The engine's address is known only once it is bound; start() fills it in.
-            self.kamailio = Kamailio(directory, listen=settings.listen, engine=settings.engine,
-                                     trunk=settings.trunk, workdir=workdir)
-        proxy = settings.proxy or (self.kamailio.listen if self.kamailio else settings.listen)
-        # Behind a shared Kamailio the engine's fixed address names its legs in the database,
-        # so a restart recovers (hangs up) this process's legs and no other's.
-        shared = settings.proxy is not None
+            kamailio = Kamailio(directory, listen=settings.listen, engine=settings.engine,
+                                trunk=settings.trunk, workdir=workdir)
+            self.kamailio, self.proxy = kamailio, kamailio.listen
+        else:
+            self.proxy = settings.proxy
         if shared and settings.engine[1] == 0:
             raise ValueError("--sip-proxy needs a fixed --sip-engine port")
-        dialogs = SqlDialogStore(store, "%s:%d" % settings.engine if shared else None)
-        self.engine = SipEngine(host=settings.engine[0], port=settings.engine[1], proxy=proxy,
-                                domain=proxy[0], dialogs=dialogs)
-        # With Kamailio run apart, other API processes may share it and the database: their
-        # commands for calls this engine holds (and ours for theirs) go through the relay.
-        self.relay = CommandRelay(store, "%s:%d" % settings.engine) if settings.proxy is not None else None
-
-    @property
-    def listen(self) -> tuple[str, int]:
-        """Where phones register: our Kamailio, or the external one."""
-        return self.kamailio.listen if self.kamailio else self.engine.proxy  # type: ignore[return-value]
+        # Behind a shared Kamailio the engine's fixed address names its legs in the database, so
+        # a restart recovers (hangs up) this process's legs and no other's; and the other
+        # processes' commands for calls this engine holds (and ours for theirs) go through the relay.
+        me = "%s:%d" % settings.engine
+        self.engine = SipEngine(host=settings.engine[0], port=settings.engine[1], proxy=self.proxy,
+                                domain=self.proxy[0], dialogs=SqlDialogStore(store, me if shared else None))
+        self.relay = CommandRelay(store, me) if shared else None
 
     async def start(self, on_event: EventSink, on_incoming: IncomingHandler) -> Sequence[tuple[str, str]]:
         await self.engine.bind()
@@ -94,7 +90,7 @@ class SipSwitch:
     def describe(self) -> str:
         engine = "%s:%d" % self.engine.address
         if self.kamailio is None:
-            return f"  sip         engine {engine}, Kamailio run apart at %s:%d" % self.listen
+            return f"  sip         engine {engine}, Kamailio run apart at %s:%d" % self.proxy
         kam = self.kamailio
         return (f"  sip         Kamailio pid {kam.pid} on udp:%s:%d, JSON-RPC {kam.rpc.url}, engine {engine}"
                 % kam.listen)
