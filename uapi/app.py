@@ -24,9 +24,9 @@ from uapi.calls import SWEEP_BATCH, CallService
 from uapi.downloads import ARCHIVES, archive_endpoint
 from uapi.field_limits import FieldLimits
 from uapi.home import home_endpoint
-from uapi.http_compat import CompatibilityMiddleware
 from uapi.http_errors import AllowedMethods, exception_handler, handled_exceptions
 from uapi.log_redaction import redact_access_log
+from uapi.middlewares import ServedApp, in_front_of
 from uapi.package_data import HANDLERS_PACKAGE
 from uapi.rate_limits import TokenRateLimiter
 from uapi.retention import PURGE_BATCH, purge_ended_calls
@@ -136,7 +136,7 @@ def services_lifespan(services: Services) -> Any:
     return lifespan
 
 
-def create_app(settings: Settings, directory: Directory | None = None) -> CompatibilityMiddleware:
+def create_app(settings: Settings, directory: Directory | None = None) -> ServedApp:
     spec = load_spec(settings.spec_path)
     redact_access_log()
     services = build_services(settings, directory or load_directory(settings), spec)
@@ -160,12 +160,11 @@ def create_app(settings: Settings, directory: Directory | None = None) -> Compat
     for exc_type in handled_exceptions():
         app.add_error_handler(exc_type, handler)
     limits = settings.limits
-    wrapped = CompatibilityMiddleware(app, services, allowed, settings.max_body_bytes,
-                                      FieldLimits(limits.max_fields, limits.max_field_bytes))
-    return wrapped
+    return in_front_of(app, services, allowed, settings.max_body_bytes,
+                       FieldLimits(limits.max_fields, limits.max_field_bytes))
 
 
-def app_from_environment() -> CompatibilityMiddleware:
+def app_from_environment() -> ServedApp:
     """uvicorn's app factory for `uapi serve --reload`.
 
     The reloader rebuilds the app in a fresh process from an import string, so it cannot be

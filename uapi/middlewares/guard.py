@@ -1,0 +1,50 @@
+"""What every guard shares: look at a request, refuse it with the contract's error body or
+pass it on (possibly changed)."""
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from uapi.errors import UapiError
+from uapi.http_errors import render
+
+
+class Guard:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        try:
+            scope, receive = await self.admit(scope, receive)
+        except UapiError as error:
+            await send_error(error, scope["path"], send)
+            return
+        await self.app(scope, receive, send)
+
+    async def admit(self, scope: Scope, receive: Receive) -> tuple[Scope, Receive]:
+        """The request as the app behind may see it; raises the UapiError that answers it instead."""
+        raise NotImplementedError
+
+
+def header(scope: Scope, name: bytes) -> bytes | None:
+    headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
+    for key, value in headers:
+        if key == name:
+            return value
+    return None
+
+
+async def send_error(error: UapiError, path: str, send: Send) -> None:
+    response = render(error, path)
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(response.body)).encode())]
+    headers += [(k.lower().encode(), v.encode()) for k, v in (response.headers or {}).items()]
+    await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+    await send({"type": "http.response.body", "body": response.body})
+
+
+def declared_length(scope: Scope) -> int:
+    """The body size the request declares (BodyGuard, in front, made sure it is a number); 0 without one."""
+    value = header(scope, b"content-length")
+    return int(value) if value is not None and value.strip().isdigit() else 0
