@@ -1,7 +1,7 @@
 """History benchmark: by-id lookups and list pages against 10^3 .. 10^6 stored calls.
 
 For each size N a fresh database is filled in bulk (every row a real call document, made by
-the domain once and stamped with new ids) and then queried through `uapi.store.Store`, the
+the domain once and stamped with new ids) and then queried through `uapi.store.sql.SqlStore`, the
 same async engine and statements the server uses. Half of the calls are the "hot" extension's
 (John's 0003*210): its 100 newest are live, the rest ended, so a lookup that read the
 extension's history would grow with N. The other half go round-robin over N/100 typical
@@ -35,9 +35,9 @@ from bench.workload import sync_url  # noqa: E402
 from uapi.accounts import Directory, Principal  # noqa: E402
 from uapi.calls import CallOptions, CallService  # noqa: E402
 from uapi.settings import DEMO_DIRECTORY  # noqa: E402
-from uapi.store import (  # noqa: E402
-    ListQuery,
-    Store,
+from uapi.store.port import ListQuery  # noqa: E402
+from uapi.store.sql import (  # noqa: E402
+    SqlStore,
     call_members,
     calls,
     find_call_statement,
@@ -57,7 +57,7 @@ async def template_document() -> dict[str, Any]:
     """One call document exactly as the domain writes it: a simple call from John's 210 to a
     public number, placed through CallService on a throwaway in-memory store."""
     directory = Directory.load(DEMO_DIRECTORY)
-    store = Store("sqlite://")
+    store = SqlStore("sqlite://")
     await store.start()
     try:
         service = CallService(directory, store, SimulatedSwitch(directory.simulator), time.time, lambda: "0" * 20)
@@ -150,7 +150,7 @@ async def timed(operation: Callable[[], Awaitable[Any]], runs: int) -> tuple[flo
 
 
 async def measure(database_url: str, layout: Layout, runs: int, show_plans: bool) -> dict[str, tuple[float, float]]:
-    store = Store(database_url)
+    store = SqlStore(database_url)
     rng = random.Random(7)
     hot_ended, hot_live = layout.ids(True, False), layout.ids(True, True)
     typical_ended, typical_live = layout.ids(False, False), layout.ids(False, True)
@@ -192,7 +192,7 @@ async def measure(database_url: str, layout: Layout, runs: int, show_plans: bool
     return results
 
 
-async def print_plans(store: Store, call_id: str, now: int) -> None:
+async def print_plans(store: SqlStore, call_id: str, now: int) -> None:
     count, page = live_page_statements([HOT], now, ListQuery())
     async with store.engine.connect() as conn:
         sqlite = conn.dialect.name == "sqlite"

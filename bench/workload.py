@@ -35,7 +35,8 @@ from sqlalchemy.engine import Engine
 from uapi import call_document as calls_module  # where calls are built: its `iso` is memoized below
 from uapi.accounts import Directory, Extension, Principal
 from uapi.calls import CallOptions, CallService
-from uapi.store import StoredCall, call_members, call_row, calls, member_rows, metadata, tokens
+from uapi.store.port import StoredCall
+from uapi.store.sql import call_members, call_row, calls, member_rows, metadata, tokens
 from uapi.switch.sim import SimulatedSwitch
 from uapi.tokens import token_hash
 
@@ -164,7 +165,8 @@ class _Clock:
 
 
 class _CapturingStore:
-    """Stands in for `uapi.store.Store` during creation: keeps the rows it is asked to insert."""
+    """Stands in for the call store (the part of `uapi.store.port.CallStore` creation uses): keeps
+    the rows it is asked to insert, as `uapi.store.sql` would write them."""
 
     def __init__(self) -> None:
         self.rows: list[dict[str, Any]] = []

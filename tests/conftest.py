@@ -15,11 +15,11 @@ import pytest
 
 warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
 
+from tests.support import sql_store  # noqa: E402
 from tests.support.postgres import throwaway_postgres  # noqa: E402
 from uapi.accounts import Directory  # noqa: E402
 from uapi.app import create_app  # noqa: E402
 from uapi.settings import Settings  # noqa: E402
-from uapi.store import metadata  # noqa: E402
 
 TEST_DIRECTORY = Path(__file__).parent / "support" / "directory.yaml"
 START = datetime(2026, 11, 27, 5, 27, tzinfo=UTC).timestamp()  # the spec examples' instant
@@ -84,9 +84,7 @@ async def app(settings: Settings, directory: Directory) -> AsyncIterator[object]
     application = create_app(settings, directory)
     store = application.services.store
     await store.start()
-    async with store.engine.begin() as conn:
-        for table in reversed(metadata.sorted_tables):
-            await conn.execute(table.delete())
+    await sql_store.empty(store)
     try:
         yield application
     finally:

@@ -32,7 +32,7 @@ from uapi.rate_limits import TokenRateLimiter
 from uapi.retention import PURGE_BATCH, purge_ended_calls
 from uapi.services import Services
 from uapi.settings import DEMO_DIRECTORY, Settings
-from uapi.store import Store
+from uapi.store.sql import SqlStore
 from uapi.switch import Switch
 from uapi.switch.sim import SimulatedSwitch
 from uapi.tokens import TokenService
@@ -66,7 +66,7 @@ def load_directory(settings: Settings) -> Directory:
     return Directory.load(settings.directory_path or DEMO_DIRECTORY)
 
 
-def build_switch(settings: Settings, directory: Directory, store: Store) -> Switch:
+def build_switch(settings: Settings, directory: Directory, store: SqlStore) -> Switch:
     """The engine `settings.switch` names, injected into the domain (never imported by it)."""
     if settings.sip is None:
         return SimulatedSwitch(directory.simulator)
@@ -76,7 +76,7 @@ def build_switch(settings: Settings, directory: Directory, store: Store) -> Swit
 
 
 def build_services(settings: Settings, directory: Directory, spec: dict[str, Any]) -> Services:
-    store = Store(settings.database_url)
+    store = SqlStore(settings.database_url)
     fields = frozenset(spec["components"]["schemas"]["PhoneCall"]["properties"])
     switch = build_switch(settings, directory, store)
     return Services(

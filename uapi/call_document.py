@@ -25,7 +25,7 @@ from uapi.lifecycle import (
     next_event,
     projected_end,
 )
-from uapi.store import CallState
+from uapi.store.port import CallState
 
 PUBLIC_NUMBER = re.compile(r"^\+?[0-9]+$")
 FLOW_LOCAL, FLOW_OUTGOING, FLOW_INCOMING = 2, 4, 8

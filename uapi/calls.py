@@ -27,7 +27,7 @@ from uapi.call_document import (  # noqa: F401  (CallOptions: part of this modul
 )
 from uapi.errors import UapiError, bad_request
 from uapi.lifecycle import Doc, advance, apply_event, close_legs, digits, end_after_restart, next_event
-from uapi.store import ListQuery, Store, StoredCall
+from uapi.store.port import CallStore, ListQuery, StoredCall
 from uapi.switch import BRIDGE, LIVE, OFF_HOOK_SOURCE, Accept, IncomingCall, Leg, Reject, Switch, SwitchEvent
 from uapi.switch_commands import NOTHING, commands_between
 
@@ -37,7 +37,7 @@ SWEEP_BATCH = 200
 
 
 class CallService:
-    def __init__(self, directory: Directory, store: Store, switch: Switch,
+    def __init__(self, directory: Directory, store: CallStore, switch: Switch,
                  clock: Callable[[], float], new_id: Callable[[], str]) -> None:
         self.directory = directory
         self.store = store

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from uapi.errors import bad_request
-from uapi.store import ListQuery
+from uapi.store.port import ListQuery
 
 TEXT_ONLY_OPS = ("contains", "startsWith")
 

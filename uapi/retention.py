@@ -8,7 +8,7 @@ delete the same rows twice (a no-op), never anything else.
 """
 from __future__ import annotations
 
-from uapi.store import Store
+from uapi.store.port import CallStore
 
 PURGE_BATCH = 200
 DAY_MS = 86_400_000
@@ -21,7 +21,7 @@ def purge_cutoff_ms(now: float, retention_days: float) -> int | None:
     return int(now * 1000) - int(retention_days * DAY_MS)
 
 
-async def purge_ended_calls(store: Store, now: float, retention_days: float, batch: int = PURGE_BATCH) -> int:
+async def purge_ended_calls(store: CallStore, now: float, retention_days: float, batch: int = PURGE_BATCH) -> int:
     """Purge one batch of calls that ended more than `retention_days` ago; answers how many.
 
     A full batch means more may be waiting: the caller runs another round soon after.

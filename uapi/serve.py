@@ -24,7 +24,7 @@ from uapi.serve_limits import (
 )
 from uapi.settings import DEFAULT_RETENTION_DAYS, DEFAULT_SPEC, DEMO_DIRECTORY, Settings, SipSettings
 from uapi.spec_loading import SpecError, load_spec
-from uapi.store import DatabaseUrlError, async_url
+from uapi.store.sql import DatabaseUrlError, async_url
 
 HTTPX_WARNING = "Using `httpx` with `starlette.testclient`"
 HTTPX_WARNING_FILTER = f"ignore:{HTTPX_WARNING}"   # -W syntax: action:message prefix

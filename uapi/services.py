@@ -13,7 +13,7 @@ from uapi.accounts import Directory
 from uapi.calls import CallService
 from uapi.rate_limits import TokenRateLimiter
 from uapi.settings import Settings
-from uapi.store import Store
+from uapi.store.port import Store
 from uapi.switch import Switch
 from uapi.tokens import TokenService
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from uapi.accounts import App, Directory, Principal
 from uapi.client_secrets import secret_matches
-from uapi.store import Store
+from uapi.store.port import TokenStore
 
 # Argon2 verifications running at once (64 MiB each); more wait their turn.
 CONCURRENT_VERIFICATIONS = 4
@@ -25,7 +25,7 @@ def token_hash(token: str) -> str:
 
 
 class TokenService:
-    def __init__(self, directory: Directory, store: Store, clock: Callable[[], float], ttl_seconds: int,
+    def __init__(self, directory: Directory, store: TokenStore, clock: Callable[[], float], ttl_seconds: int,
                  max_live: int = 100) -> None:
         self.directory = directory
         self.store = store

@@ -40,9 +40,9 @@ class WorkerApp:
 async def prepare_database(url: str) -> None:
     """Create the schema once, before the workers start: N processes creating the tables of a fresh
     database at once would race (`table calls already exists`) and one of them would fail."""
-    from uapi.store import Store
+    from uapi.store.sql import SqlStore
 
-    store = Store(url)
+    store = SqlStore(url)
     try:
         await store.start()
     finally:

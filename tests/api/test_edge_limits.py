@@ -11,10 +11,10 @@ import httpx
 import pytest
 
 from tests.conftest import TEST_DIRECTORY
+from tests.support import sql_store
 from uapi.accounts import Directory
 from uapi.app import create_app
 from uapi.settings import EdgeLimits, Settings
-from uapi.store import metadata
 
 ME = "/uapi/phoneCalls/@me"
 FORM = {"grant_type": "client_credentials", "client_id": "john", "client_secret": "john-secret"}
@@ -31,9 +31,7 @@ async def edge_app_factory(settings: Settings, directory: Directory):
         changed = dataclasses.replace(settings, limits=dataclasses.replace(EdgeLimits(), **limits))
         application = create_app(changed, directory_ or directory)
         await application.services.store.start()
-        async with application.services.store.engine.begin() as conn:
-            for table in reversed(metadata.sorted_tables):
-                await conn.execute(table.delete())
+        await sql_store.empty(application.services.store)
         apps.append(application)
         return httpx.AsyncClient(transport=httpx.ASGITransport(app=application), base_url="http://testserver")
 

@@ -8,14 +8,13 @@ import asyncio
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
+from tests.support import sql_store
 from uapi.app import sweep_forever
 from uapi.retention import DAY_MS, purge_ended_calls
 from uapi.serve import configure
-from uapi.store import (
-    CallState,
-    ListQuery,
+from uapi.store.port import CallState, ListQuery
+from uapi.store.sql import (
     SqlDialogStore,
     call_members,
     call_row,
@@ -59,9 +58,10 @@ async def test_an_ended_call_stays_readable_for_the_retention_then_is_purged(api
     assert await purge(app, clock) == 1
     gone = await api.request("GET", f"/uapi/phoneCalls/@me/210/{call_id}")
     assert gone.status_code == 400 and gone.json()["error"]["code"] == "pc_phonecall_invalid"
-    async with app.services.store.engine.connect() as conn:
-        members = (await conn.execute(select(call_members.c.call_id))).scalars().all()
-        assert call_id not in members and live["id"] in members
+    assert await app.services.store.load_call(call_id) is None
+    # SQL-specific: the purge takes the call's member rows and the SIP engine's dialog rows with it.
+    members = await sql_store.member_call_ids(app.services.store)
+    assert call_id not in members and live["id"] in members
     assert await SqlDialogStore(app.services.store).all() == []
 
 
@@ -89,7 +89,33 @@ async def test_retention_zero_keeps_ended_calls_forever(api, app, clock):
     assert (await api.request("GET", f"/uapi/phoneCalls/@me/210/{call_id}")).status_code == 200
 
 
-# -- plans -------------------------------------------------------------------------------
+async def test_the_sweeper_purges_in_the_background(api, app, clock):
+    call_ids = [await ended_call(api) for _ in range(3)]
+    later(api, clock, 31 * DAY)
+    sweeper = asyncio.create_task(sweep_forever(app.services))
+    try:
+        for _ in range(200):
+            left = [call_id for call_id in call_ids if await app.services.store.load_call(call_id) is not None]
+            if not left:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        sweeper.cancel()
+    assert left == []
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_retention_days_flag(settings):
+    parser = argparse.ArgumentParser()
+    configure(parser)
+    assert parser.parse_args([]).retention_days == settings.retention_days == 30
+    assert parser.parse_args(["--retention-days", "0.5"]).retention_days == 0.5
+    for bad in ("-1", "many", "nan", "inf"):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["--retention-days", bad])
+
+
+# -- SQL-specific: uapi.store.sql's statements as the databases plan them, and its schema ---
 
 HOT, OTHER = "0003*210", "0003*211"
 HISTORY = 4000   # ended calls of HOT, the history a slow plan would read through
@@ -172,30 +198,3 @@ async def test_a_database_from_before_the_purge_gets_its_index(app):
     async with app.services.store.engine.connect() as conn:
         names = (await conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'index'")).scalars().all()
     assert "ix_calls_ended" in names
-
-
-async def test_the_sweeper_purges_in_the_background(api, app, clock):
-    call_ids = [await ended_call(api) for _ in range(3)]
-    later(api, clock, 31 * DAY)
-    sweeper = asyncio.create_task(sweep_forever(app.services))
-    try:
-        for _ in range(200):
-            async with app.services.store.engine.connect() as conn:
-                left = (await conn.execute(select(calls.c.id).where(calls.c.id.in_(call_ids)))).scalars().all()
-            if not left:
-                break
-            await asyncio.sleep(0.01)
-    finally:
-        sweeper.cancel()
-    assert left == []
-
-
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_retention_days_flag(settings):
-    parser = argparse.ArgumentParser()
-    configure(parser)
-    assert parser.parse_args([]).retention_days == settings.retention_days == 30
-    assert parser.parse_args(["--retention-days", "0.5"]).retention_days == 0.5
-    for bad in ("-1", "many", "nan", "inf"):
-        with pytest.raises(SystemExit):
-            parser.parse_args(["--retention-days", bad])

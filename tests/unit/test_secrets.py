@@ -14,7 +14,7 @@ import pytest
 
 from uapi.client_secrets import hash_secret, is_hashed, secret_matches
 from uapi.log_redaction import TokenRedactingFilter, redact, redact_access_log
-from uapi.store import Store
+from uapi.store.sql import SqlStore
 
 
 def test_hashed_and_plaintext_secrets_both_verify():
@@ -65,7 +65,7 @@ def test_the_access_log_record_is_redacted_before_any_handler_formats_it():
 async def test_a_new_sqlite_database_file_is_private(tmp_path: Path):
     old_umask = os.umask(0o022)
     try:
-        store = Store(f"sqlite:///{tmp_path / 'new.db'}")
+        store = SqlStore(f"sqlite:///{tmp_path / 'new.db'}")
         await store.start()
         await store.close()
     finally:
@@ -78,7 +78,7 @@ async def test_an_existing_sqlite_file_keeps_its_mode(tmp_path: Path):
     path = tmp_path / "shared.db"
     path.touch(mode=0o640)
     path.chmod(0o640)
-    store = Store(f"sqlite:///{path}")
+    store = SqlStore(f"sqlite:///{path}")
     await store.start()
     await store.close()
     assert stat.S_IMODE(path.stat().st_mode) == 0o640

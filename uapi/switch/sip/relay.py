@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Column, Index, Integer, String, Table, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from uapi.store import JSON_DOC, Store, metadata
+from uapi.store.sql import JSON_DOC, SqlStore, metadata
 from uapi.switch import Leg
 
 log = logging.getLogger("uapi.sip")
@@ -48,7 +48,7 @@ switch_commands = Table(
 
 
 class CommandRelay:
-    def __init__(self, store: Store, me: str, interval: float = 0.05) -> None:
+    def __init__(self, store: SqlStore, me: str, interval: float = 0.05) -> None:
         self.store = store
         self.me = me
         self.interval = interval

@@ -18,7 +18,7 @@ from typing import Any
 
 from uapi.accounts import Directory
 from uapi.settings import SipSettings
-from uapi.store import SqlDialogStore, Store
+from uapi.store.sql import SqlDialogStore, SqlStore
 from uapi.switch import (
     HOLD,
     LIVE,
@@ -45,7 +45,7 @@ class SipSwitch:
     # after maxInParking (or UnPark rings sendCallTo) and connected again (3pcc, no parking lot).
     capabilities = frozenset({HOLD, TRANSFER, PARK, LIVE})
 
-    def __init__(self, directory: Directory, settings: SipSettings, store: Store) -> None:
+    def __init__(self, directory: Directory, settings: SipSettings, store: SqlStore) -> None:
         shared = settings.proxy is not None   # Kamailio runs apart, maybe for several API processes
         self._own_workdir = settings.workdir is None and not shared
         # self.proxy: where phones register and where the engine sends (our Kamailio, or the one run apart).

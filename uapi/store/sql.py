@@ -1,4 +1,4 @@
-"""The SQL store: SQLAlchemy Core tables and the queries the domain needs.
+"""The SQL store: SQLAlchemy Core tables and the queries behind the store port (uapi.store.port).
 
 SQLite (the default, through aiosqlite) and PostgreSQL (through psycopg) run the same
 statements. Each state change of a call is one conditional UPDATE on its `version`, so of
@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -39,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
 from uapi.private_files import create_private_sqlite_file
+from uapi.store.port import CallState, ListQuery, Members, StoredCall
 
 metadata = MetaData()
 JSON_DOC = JSON().with_variant(JSONB(), "postgresql")   # a JSON document column, binary on PostgreSQL
@@ -134,56 +134,24 @@ def async_url(url: str) -> str:
     raise DatabaseUrlError(f"unsupported database {scheme!r}; use sqlite:///PATH or postgresql://USER@HOST/DB")
 
 
-@dataclass(frozen=True)
-class CallState:
-    """The indexed columns derived from a call document."""
-
-    ended: int | None
-    next_event: int | None
-    ends_at: int | None
-
-
 def call_row(call_id: str, organization_id: str, published: int, state: CallState, doc: dict[str, Any]) -> dict[str, Any]:
     return {"id": call_id, "organization_id": organization_id, "published": published, "version": 0,
             "doc": doc, "ended": state.ended, "next_event": state.next_event}
 
 
-def member_rows(call_id: str, members: Sequence[tuple[str, str]], published: int,
+def member_rows(call_id: str, members: Members, published: int,
                 state: CallState) -> list[dict[str, Any]]:
     return [{"call_id": call_id, "extension": ext, "user_id": user, "published": published,
              "ended": state.ended, "ends_at": state.ends_at} for ext, user in members]
-
-
-@dataclass(frozen=True)
-class ListQuery:
-    """Which live calls a list asks for: a filter on one column, an order, a page."""
-
-    filter_by: str | None = None  # "id" or "published"
-    op: str = "equals"
-    values: tuple[Any, ...] = ()
-    descending: bool = False
-    start: int = 0
-    count: int = 20
-
-
-@dataclass(frozen=True)
-class StoredCall:
-    id: str
-    version: int
-    published: int
-    ended: int | None
-    doc: dict[str, Any]
-
-    @property
-    def live(self) -> bool:
-        return self.ended is None
 
 
 def _row_to_call(row: Any) -> StoredCall:
     return StoredCall(row.id, row.version, row.published, row.ended, row.doc)
 
 
-class Store:
+class SqlStore:
+    """The call store and the token store (uapi.store.port) in one SQL database."""
+
     def __init__(self, url: str) -> None:
         self.url = async_url(url)
         self.engine: AsyncEngine = _engine(self.url)
@@ -212,7 +180,7 @@ class Store:
     # -- calls ---------------------------------------------------------------------
 
     async def insert_call(self, call_id: str, organization_id: str, published: int, state: CallState,
-                          doc: dict[str, Any], members: Sequence[tuple[str, str]]) -> None:
+                          doc: dict[str, Any], members: Members) -> None:
         async with self._writing(), self.engine.begin() as conn:
             await conn.execute(calls.insert().values(call_row(call_id, organization_id, published, state, doc)))
             await conn.execute(call_members.insert(), member_rows(call_id, members, published, state))
@@ -251,7 +219,7 @@ class Store:
             return [_row_to_call(row) for row in (await conn.execute(query)).all()]
 
     async def replace_call(self, call: StoredCall, doc: dict[str, Any], state: CallState,
-                           new_members: Sequence[tuple[str, str]] = ()) -> bool:
+                           new_members: Members = ()) -> bool:
         """Write the next state of a live call; False when another writer changed it first."""
         statement = (update(calls)
                      .where(calls.c.id == call.id, calls.c.version == call.version, calls.c.ended.is_(None))
@@ -314,7 +282,7 @@ class Store:
 class SqlDialogStore:
     """The SIP engine's DialogStore (see uapi.switch.sip.dialogs) in the call store's database."""
 
-    def __init__(self, store: Store, engine: str | None = None) -> None:
+    def __init__(self, store: SqlStore, engine: str | None = None) -> None:
         self.store = store
         self.engine = engine   # None: the only engine on this database (recover every leg)
 
