@@ -194,13 +194,16 @@ async def measure(database_url: str, layout: Layout, runs: int, show_plans: bool
 
 async def print_plans(store: SqlStore, call_id: str, now: int) -> None:
     count, page = live_page_statements([HOT], now, ListQuery())
-    async with store.engine.connect() as conn:
+
+    def explain(conn: Any) -> None:
         sqlite = conn.dialect.name == "sqlite"
         for label, statement in (("by id", find_call_statement(call_id, [HOT])), ("list count", count),
                                  ("list page", page)):
             sql = str(statement.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
-            rows = (await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}" if sqlite else f"EXPLAIN {sql}")).all()
+            rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}" if sqlite else f"EXPLAIN {sql}").all()
             print(f"  plan, {label}: " + " | ".join(str(row[-1] if sqlite else row[0]).strip() for row in rows))
+
+    await store.db.read(explain)
 
 
 def main() -> int:

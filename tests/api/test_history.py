@@ -131,24 +131,28 @@ async def fill_history(app: Any, now_ms: int) -> list[str]:
         rows.append(call_row(call_id, "3", now_ms - 10_000 + i, state, {"call": {"id": call_id}}))
         members += member_rows(call_id, [(ext, "12")], now_ms - 10_000 + i, state)
         ids.append(call_id)
-    async with app.services.store.engine.begin() as conn:
-        await conn.execute(calls.insert(), rows)
-        await conn.execute(call_members.insert(), members)
+    def insert(conn: Any) -> None:
+        conn.execute(calls.insert(), rows)
+        conn.execute(call_members.insert(), members)
+
+    def vacuum(conn: Any) -> None:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        conn.exec_driver_sql("VACUUM ANALYZE calls")
+        conn.exec_driver_sql("VACUUM ANALYZE call_members")
+
+    await app.services.store.db.write(insert)
     if app.services.store.url.startswith("postgresql"):
         # What autovacuum does to a table that took many rows: statistics, and the visibility
         # map that lets an index answer alone.
-        async with app.services.store.engine.connect() as conn:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.exec_driver_sql("VACUUM ANALYZE calls")
-            await conn.exec_driver_sql("VACUUM ANALYZE call_members")
+        await app.services.store.db.read(vacuum)
     return ids
 
 
-async def plan(conn: Any, statement: Any) -> list[str]:
+def plan(conn: Any, statement: Any) -> list[str]:
     sql = str(statement.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
     if conn.dialect.name == "sqlite":
-        return [row[-1] for row in (await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")).all()]
-    return [row[0] for row in (await conn.exec_driver_sql(f"EXPLAIN {sql}")).all()]
+        return [row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}").all()]
+    return [row[0] for row in conn.exec_driver_sql(f"EXPLAIN {sql}").all()]
 
 
 def full_scans(lines: list[str]) -> list[str]:
@@ -173,8 +177,8 @@ async def test_every_by_id_and_list_query_is_served_from_an_index(app, clock):
             count, page = live_page_statements(extensions, now, query)
             statements[f"{label} {len(extensions)} ext, count"] = count
             statements[f"{label} {len(extensions)} ext, page"] = page
-    async with app.services.store.engine.connect() as conn:
-        plans = {label: await plan(conn, statement) for label, statement in statements.items()}
+    plans = await app.services.store.db.read(
+        lambda conn: {label: plan(conn, statement) for label, statement in statements.items()})
     scans = {label: full_scans(lines) for label, lines in plans.items() if full_scans(lines)}
     assert not scans, "\n".join(f"{label}: {plans[label]}" for label in scans)
     sqlite = app.services.store.url.startswith("sqlite")
@@ -192,9 +196,8 @@ async def test_every_by_id_and_list_query_is_served_from_an_index(app, clock):
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_a_database_from_before_the_purge_gets_its_index(app):
-    async with app.services.store.engine.begin() as conn:
-        await conn.exec_driver_sql("DROP INDEX ix_calls_ended")
+    await app.services.store.db.write(lambda conn: conn.exec_driver_sql("DROP INDEX ix_calls_ended"))
     await app.services.store.start()
-    async with app.services.store.engine.connect() as conn:
-        names = (await conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'index'")).scalars().all()
+    names = await app.services.store.db.read(
+        lambda conn: conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'index'").scalars().all())
     assert "ix_calls_ended" in names

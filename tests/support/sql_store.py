@@ -7,6 +7,7 @@ implementation itself: these helpers refuse any other store.
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.engine import Connection
 
 from uapi.store.sql import SqlStore, call_members, metadata, tokens
 
@@ -18,18 +19,18 @@ def sql_store(store: object) -> SqlStore:
 
 async def empty(store: object) -> None:
     """Delete every row of every table the SQL store knows (children first)."""
-    async with sql_store(store).engine.begin() as conn:
+    def delete_all(conn: Connection) -> None:
         for table in reversed(metadata.sorted_tables):
-            await conn.execute(table.delete())
+            conn.execute(table.delete())
+
+    await sql_store(store).db.write(delete_all)
 
 
 async def member_call_ids(store: object) -> list[str]:
     """The calls with member rows: a purged call must leave none behind."""
-    async with sql_store(store).engine.connect() as conn:
-        return list((await conn.execute(select(call_members.c.call_id))).scalars().all())
+    return await sql_store(store).db.read(lambda conn: list(conn.execute(select(call_members.c.call_id)).scalars()))
 
 
 async def stored_token_hashes(store: object) -> list[str]:
     """The key of every token row: the token itself must be in none of them."""
-    async with sql_store(store).engine.connect() as conn:
-        return list((await conn.execute(select(tokens.c.token_hash))).scalars().all())
+    return await sql_store(store).db.read(lambda conn: list(conn.execute(select(tokens.c.token_hash)).scalars()))

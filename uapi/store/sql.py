@@ -1,13 +1,11 @@
 """The SQL store: SQLAlchemy Core tables and the queries behind the store port (uapi.store.port).
 
-SQLite (the default, through aiosqlite) and PostgreSQL (through psycopg) run the same
-statements. Each state change of a call is one conditional UPDATE on its `version`, so of
+SQLite (the default) and PostgreSQL (through psycopg) run the same statements, each
+operation handed whole to a runner (uapi.store.runner). Each state change of a call is one conditional UPDATE on its `version`, so of
 several concurrent writers exactly one wins and the others see that they lost.
 """
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,7 +21,6 @@ from sqlalchemy import (
     Table,
     and_,
     delete,
-    event,
     exists,
     func,
     inspect,
@@ -34,11 +31,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import StaticPool
 
 from uapi.private_files import create_private_sqlite_file
 from uapi.store.port import CallState, ListQuery, Members, StoredCall
+from uapi.store.runner import SqlRunner, runner_for
 
 metadata = MetaData()
 JSON_DOC = JSON().with_variant(JSONB(), "postgresql")   # a JSON document column, binary on PostgreSQL
@@ -150,73 +146,69 @@ def _row_to_call(row: Any) -> StoredCall:
 
 
 class SqlStore:
-    """The call store and the token store (uapi.store.port) in one SQL database."""
+    """The call store and the token store (uapi.store.port) in one SQL database.
+
+    Every method is one unit of work, a plain function of a connection, handed whole to the
+    runner (uapi.store.runner): one step per operation instead of one per statement.
+    """
 
     def __init__(self, url: str) -> None:
         self.url = async_url(url)
-        self.engine: AsyncEngine = _engine(self.url)
-        # SQLite runs one writer at a time and makes the others poll with growing sleeps
-        # (p99 near a second at 16 concurrent hang-ups); queueing this process's writers
-        # on a lock instead keeps the wait to the writes ahead. PostgreSQL needs no help.
-        self._write_lock = asyncio.Lock() if self.url.startswith("sqlite") else None
-
-    def _writing(self) -> Any:
-        return self._write_lock if self._write_lock is not None else contextlib.nullcontext()
+        self.db: SqlRunner = runner_for(self.url)
 
     async def start(self) -> None:
         create_private_sqlite_file(self.url)
-        async with self.engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
-            # A database from before the retention purge gets its index (create_all skips
-            # the indexes of tables that exist).
-            await conn.run_sync(lambda sync: ix_calls_ended.create(sync, checkfirst=True))
+
+        def create(conn: Connection) -> None:
+            metadata.create_all(conn)
             # create_all makes the indexes of new tables only; a database from before an index
-            # was added gets it here.
-            await conn.run_sync(_create_indexes, tokens)
+            # was added (the retention purge's, the tokens' by client) gets it here.
+            ix_calls_ended.create(conn, checkfirst=True)
+            _create_indexes(conn, tokens)
+
+        await self.db.write(create)
 
     async def close(self) -> None:
-        await self.engine.dispose()
+        await self.db.close()
 
     # -- calls ---------------------------------------------------------------------
 
     async def insert_call(self, call_id: str, organization_id: str, published: int, state: CallState,
                           doc: dict[str, Any], members: Members) -> None:
-        async with self._writing(), self.engine.begin() as conn:
-            await conn.execute(calls.insert().values(call_row(call_id, organization_id, published, state, doc)))
-            await conn.execute(call_members.insert(), member_rows(call_id, members, published, state))
+        def insert(conn: Connection) -> None:
+            conn.execute(calls.insert().values(call_row(call_id, organization_id, published, state, doc)))
+            conn.execute(call_members.insert(), member_rows(call_id, members, published, state))
+
+        await self.db.write(insert)
 
     async def find_call(self, call_id: str, extensions: Sequence[str]) -> StoredCall | None:
         """The call, live or ended, when one of `extensions` takes part in it."""
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(find_call_statement(call_id, extensions))).first()
-        return _row_to_call(row) if row else None
+        return await self.db.read(lambda conn: _first_call(conn, find_call_statement(call_id, extensions)))
 
     async def load_call(self, call_id: str) -> StoredCall | None:
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(select(calls).where(calls.c.id == call_id))).first()
-        return _row_to_call(row) if row else None
+        return await self.db.read(lambda conn: _first_call(conn, select(calls).where(calls.c.id == call_id)))
 
     async def live_calls_page(self, extensions: Sequence[str], now: int,
                               query: ListQuery) -> tuple[int, list[StoredCall]]:
         """One page of the live calls of `extensions` that match `query`, and the total."""
         count, page = live_page_statements(extensions, now, query)
-        async with self.engine.connect() as conn:
-            total = (await conn.execute(count)).scalar_one()
-            ids = (await conn.execute(page)).scalars().all()
-            return total, await _load(conn, ids)
+
+        def read(conn: Connection) -> tuple[int, list[StoredCall]]:
+            total = conn.execute(count).scalar_one()
+            return total, _load(conn, conn.execute(page).scalars().all())
+
+        return await self.db.read(read)
 
     async def all_live_calls(self, extensions: Sequence[str], now: int) -> list[StoredCall]:
         live = _live_ids(extensions, now, ListQuery())
-        async with self.engine.connect() as conn:
-            ids = (await conn.execute(select(live.c.call_id).order_by(live.c.published, live.c.call_id))).scalars().all()
-            return await _load(conn, ids)
+        ids = select(live.c.call_id).order_by(live.c.published, live.c.call_id)
+        return await self.db.read(lambda conn: _load(conn, conn.execute(ids).scalars().all()))
 
     async def due_calls(self, now: int, limit: int) -> list[StoredCall]:
         """Live calls with a deadline that has passed, for the sweeper."""
         query = (select(calls).where(calls.c.ended.is_(None), calls.c.next_event <= now)
                  .order_by(calls.c.next_event).limit(limit))
-        async with self.engine.connect() as conn:
-            return [_row_to_call(row) for row in (await conn.execute(query)).all()]
+        return await self.db.read(lambda conn: [_row_to_call(row) for row in conn.execute(query).all()])
 
     async def replace_call(self, call: StoredCall, doc: dict[str, Any], state: CallState,
                            new_members: Members = ()) -> bool:
@@ -224,14 +216,17 @@ class SqlStore:
         statement = (update(calls)
                      .where(calls.c.id == call.id, calls.c.version == call.version, calls.c.ended.is_(None))
                      .values(doc=doc, version=call.version + 1, ended=state.ended, next_event=state.next_event))
-        async with self._writing(), self.engine.begin() as conn:
-            if (await conn.execute(statement)).rowcount != 1:
+
+        def replace(conn: Connection) -> bool:
+            if conn.execute(statement).rowcount != 1:
                 return False
             if new_members:
-                await conn.execute(call_members.insert(), member_rows(call.id, new_members, call.published, state))
-            await conn.execute(update(call_members).where(call_members.c.call_id == call.id)
-                               .values(ended=state.ended, ends_at=state.ends_at))
+                conn.execute(call_members.insert(), member_rows(call.id, new_members, call.published, state))
+            conn.execute(update(call_members).where(call_members.c.call_id == call.id)
+                         .values(ended=state.ended, ends_at=state.ends_at))
             return True
+
+        return await self.db.write(replace)
 
     async def purge_ended(self, ended_before: int, limit: int) -> int:
         """Delete up to `limit` calls that ended before `ended_before` (epoch ms), oldest first,
@@ -240,71 +235,73 @@ class SqlStore:
         An ended call is never written again (every transition requires `ended IS NULL`), so
         deleting it races with nothing but readers, who then find no call, as after the purge.
         """
-        async with self._writing(), self.engine.begin() as conn:
-            ids = (await conn.execute(purge_statement(ended_before, limit))).scalars().all()
+        def purge(conn: Connection) -> int:
+            ids = conn.execute(purge_statement(ended_before, limit)).scalars().all()
             if not ids:
                 return 0
-            await conn.execute(delete(call_members).where(call_members.c.call_id.in_(ids)))
-            for name in await conn.run_sync(_existing_tables, PURGED_WITH_CALL):
+            conn.execute(delete(call_members).where(call_members.c.call_id.in_(ids)))
+            for name in _existing_tables(conn, PURGED_WITH_CALL):
                 table = Table(name, MetaData(), Column("call_id", String(64)))
-                await conn.execute(delete(table).where(table.c.call_id.in_(ids)))
-            await conn.execute(delete(calls).where(calls.c.id.in_(ids), calls.c.ended.is_not(None)))
+                conn.execute(delete(table).where(table.c.call_id.in_(ids)))
+            conn.execute(delete(calls).where(calls.c.id.in_(ids), calls.c.ended.is_not(None)))
             return len(ids)
+
+        return await self.db.write(purge)
 
     # -- tokens --------------------------------------------------------------------
 
     async def put_token(self, token_hash: str, client_id: str, account: str, expires_at: int,
                         keep: int | None = None) -> None:
         """Store a token; with `keep`, revoke the client's oldest tokens beyond the newest `keep`."""
-        async with self._writing(), self.engine.begin() as conn:
-            await conn.execute(tokens.insert().values(token_hash=token_hash, client_id=client_id,
-                                                      account=account, expires_at=expires_at))
+        def put(conn: Connection) -> None:
+            conn.execute(tokens.insert().values(token_hash=token_hash, client_id=client_id,
+                                                account=account, expires_at=expires_at))
             if keep is not None:
                 newest = (select(tokens.c.token_hash).where(tokens.c.client_id == client_id)
                           .order_by(tokens.c.expires_at.desc(), tokens.c.token_hash.desc()).limit(keep))
                 # Wrapped in a derived table: MySQL-style dialects refuse LIMIT in IN, and
                 # PostgreSQL and SQLite take it either way.
-                await conn.execute(tokens.delete().where(tokens.c.client_id == client_id,
-                                                         tokens.c.token_hash.not_in(select(newest.subquery().c.token_hash))))
+                conn.execute(tokens.delete().where(tokens.c.client_id == client_id,
+                                                   tokens.c.token_hash.not_in(select(newest.subquery().c.token_hash))))
+
+        await self.db.write(put)
 
     async def get_token(self, token_hash: str, now: int) -> tuple[str, str] | None:
         query = select(tokens.c.client_id, tokens.c.account).where(tokens.c.token_hash == token_hash,
                                                                    tokens.c.expires_at > now)
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(query)).first()
+        row = await self.db.read(lambda conn: conn.execute(query).first())
         return (row.client_id, row.account) if row else None
 
     async def purge_tokens(self, now: int) -> None:
-        async with self._writing(), self.engine.begin() as conn:
-            await conn.execute(tokens.delete().where(tokens.c.expires_at <= now))
+        await self.db.write(lambda conn: conn.execute(tokens.delete().where(tokens.c.expires_at <= now)))
 
 
 class SqlDialogStore:
     """The SIP engine's DialogStore (see uapi.switch.sip.dialogs) in the call store's database."""
 
     def __init__(self, store: SqlStore, engine: str | None = None) -> None:
-        self.store = store
+        self.db = store.db
         self.engine = engine   # None: the only engine on this database (recover every leg)
 
     async def save(self, call_id: str, party: str, record: dict[str, Any]) -> None:
-        async with self.store._writing(), self.store.engine.begin() as conn:
-            changed = await conn.execute(update(sip_dialogs).where(sip_dialogs.c.call_id == call_id,
-                                                                   sip_dialogs.c.party == party).values(record=record))
+        def save(conn: Connection) -> None:
+            changed = conn.execute(update(sip_dialogs).where(sip_dialogs.c.call_id == call_id,
+                                                             sip_dialogs.c.party == party).values(record=record))
             if changed.rowcount == 0:
-                await conn.execute(sip_dialogs.insert().values(call_id=call_id, party=party, record=record,
-                                                               engine=self.engine))
+                conn.execute(sip_dialogs.insert().values(call_id=call_id, party=party, record=record,
+                                                         engine=self.engine))
+
+        await self.db.write(save)
 
     async def forget(self, call_id: str, party: str) -> None:
-        async with self.store._writing(), self.store.engine.begin() as conn:
-            await conn.execute(sip_dialogs.delete().where(sip_dialogs.c.call_id == call_id,
-                                                          sip_dialogs.c.party == party))
+        await self.db.write(lambda conn: conn.execute(
+            sip_dialogs.delete().where(sip_dialogs.c.call_id == call_id, sip_dialogs.c.party == party)))
 
     async def all(self) -> list[tuple[str, str, dict[str, Any]]]:
         query = select(sip_dialogs)
         if self.engine is not None:
             query = query.where(sip_dialogs.c.engine == self.engine)
-        async with self.store.engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
+        rows = await self.db.read(lambda conn: conn.execute(query).all())
         return [(row.call_id, row.party, row.record) for row in rows]
 
 
@@ -351,11 +348,16 @@ def _live_ids(extensions: Sequence[str], now: int, query: ListQuery) -> Any:
     return (ids.distinct() if len(extensions) > 1 else ids).subquery()
 
 
-async def _load(conn: Any, ids: Sequence[str]) -> list[StoredCall]:
+def _first_call(conn: Connection, statement: Any) -> StoredCall | None:
+    row = conn.execute(statement).first()
+    return _row_to_call(row) if row else None
+
+
+def _load(conn: Connection, ids: Sequence[str]) -> list[StoredCall]:
     """The calls `ids`, in that order."""
     if not ids:
         return []
-    rows = {row.id: _row_to_call(row) for row in (await conn.execute(load_statement(ids))).all()}
+    rows = {row.id: _row_to_call(row) for row in conn.execute(load_statement(ids)).all()}
     return [rows[call_id] for call_id in ids if call_id in rows]
 
 
@@ -406,24 +408,3 @@ def _filter(query: ListQuery, id_column: Any, published_column: Any) -> tuple[An
             case "inArray":
                 return (or_(*(second(ms) for ms in query.values)),)
     raise ValueError(f"no SQL for filterBy={query.filter_by} filterOp={query.op}")
-
-
-def _engine(url: str) -> AsyncEngine:
-    if url.startswith("sqlite"):
-        in_memory = url in ("sqlite+aiosqlite://", "sqlite+aiosqlite:///:memory:")
-        engine = create_async_engine(url, connect_args={"timeout": 30},
-                                     **({"poolclass": StaticPool} if in_memory else {}))
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            # WAL lets readers run beside the writer; NORMAL keeps every committed
-            # transaction across a process crash (only a power loss can cost the last ones).
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.close()
-
-        return engine
-    # pool_pre_ping: the first query after a database restart must not fail.
-    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)

@@ -57,20 +57,24 @@ class CommandRelay:
     async def claim(self, call_id: str) -> str:
         """The call's owner; this engine when nobody owned it yet."""
         try:
-            async with self.store.engine.begin() as conn:
-                await conn.execute(insert(sip_owners).values(call_id=call_id, engine=self.me))
+            await self.store.db.write(lambda conn: conn.execute(insert(sip_owners).values(call_id=call_id,
+                                                                                          engine=self.me)))
             return self.me
         except IntegrityError:
             return await self.owner(call_id) or self.me
 
     async def owner(self, call_id: str) -> str | None:
-        async with self.store.engine.connect() as conn:
-            return (await conn.execute(select(sip_owners.c.engine).where(sip_owners.c.call_id == call_id))).scalar()
+        query = select(sip_owners.c.engine).where(sip_owners.c.call_id == call_id)
+        owner: str | None = await self.store.db.read(lambda conn: conn.execute(query).scalar())
+        return owner
 
     async def send(self, engine: str, call_id: str, command: dict[str, Any], now_ms: int) -> None:
-        async with self.store.engine.begin() as conn:
-            await conn.execute(insert(switch_commands).values(engine=engine, call_id=call_id, command=command,
-                                                              created=now_ms))
+        row = insert(switch_commands).values(engine=engine, call_id=call_id, command=command, created=now_ms)
+        await self.store.db.write(lambda conn: conn.execute(row))
+
+    async def _forget(self, command_id: int) -> None:
+        done = delete(switch_commands).where(switch_commands.c.id == command_id)
+        await self.store.db.write(lambda conn: conn.execute(done))
 
     def start(self, execute: Any) -> None:
         self._task = asyncio.create_task(self._poll(execute), name="sip-command-relay")
@@ -86,8 +90,7 @@ class CommandRelay:
                 .order_by(switch_commands.c.id).limit(100))
         while True:
             try:
-                async with self.store.engine.connect() as conn:
-                    rows = (await conn.execute(mine)).all()
+                rows = await self.store.db.read(lambda conn: conn.execute(mine).all())
                 for row in rows:
                     # A command older than the relay's patience belongs to a call that has moved
                     # on (or to this engine's previous life, whose legs were recovered): drop it.
@@ -96,8 +99,7 @@ class CommandRelay:
                             await execute(row.call_id, row.command)
                         except Exception:   # one bad command must not hold up the others
                             log.exception("relayed command %s for call %s failed", row.command, row.call_id)
-                    async with self.store.engine.begin() as conn:   # done: deleted only once carried out
-                        await conn.execute(delete(switch_commands).where(switch_commands.c.id == row.id))
+                    await self._forget(row.id)   # deleted only once carried out
             except Exception:   # a database hiccup must not stop the relay; the next round retries
                 log.exception("relaying switch commands failed")
             await asyncio.sleep(self.interval)

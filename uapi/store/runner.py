@@ -1,0 +1,119 @@
+"""How the store's units of work reach the database: one hop per unit, not per statement.
+
+A unit of work is a plain function of a SQLAlchemy `Connection` (a few statements, then
+commit). Through SQLAlchemy's asyncio layer every statement costs a greenlet switch and, on
+SQLite, four round trips to aiosqlite's thread (cursor, execute, fetch, close): measured here,
+0.3 ms of CPU for a one-row read and 0.6 ms for a hang-up's write, most of a hang-up's budget.
+Running each unit whole, in one step, costs a fraction of that:
+
+* **SQLite file**: a synchronous engine. Reads run on the event loop itself: in WAL mode a
+  reader never waits for a lock, and an indexed read of a few rows costs less than handing it
+  to a thread. Writes go to one writer thread, in order: a commit may wait for another
+  process's transaction (busy_timeout) or fsync at a checkpoint, which must not stall the
+  loop, and one thread also queues this process's writers without SQLite's polling sleeps.
+* **SQLite in memory** (tests, `sqlite://`): one connection, so reads and writes both run on
+  the loop; there is no file to wait for.
+* **PostgreSQL**: the asyncio engine (psycopg's own async I/O), each unit in one `run_sync`.
+"""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
+
+T = TypeVar("T")
+Work = Callable[[Connection], T]
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+class SqlRunner(Protocol):
+    dialect: str   # "sqlite" or "postgresql"
+
+    async def read(self, work: Work[T]) -> T:
+        """Run `work` on a connection and answer its result; nothing it does is committed."""
+        ...
+
+    async def write(self, work: Work[T]) -> T:
+        """Run `work` in one transaction, committed when it returns and rolled back when it raises."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+def runner_for(url: str) -> SqlRunner:
+    """The runner for a `sqlite:///PATH`, `sqlite://` or `postgresql://` URL (see uapi.store.async_url)."""
+    scheme, _, rest = url.partition("://")
+    if scheme.split("+", 1)[0] == "sqlite":
+        return SqliteRunner(f"sqlite+pysqlite://{rest}")
+    return AsyncRunner(create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20))
+
+
+class SqliteRunner:
+    dialect = "sqlite"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.in_memory = url in ("sqlite+pysqlite://", "sqlite+pysqlite:///:memory:")
+        if self.in_memory:
+            self.engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+        else:
+            # Connections move between the loop and the writer thread, one user at a time.
+            self.engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
+                                                           "check_same_thread": False},
+                                        pool_size=8, max_overflow=8)
+        event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._writer = None if self.in_memory else concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="uapi-sqlite-writer")
+
+    async def read(self, work: Work[T]) -> T:
+        with self.engine.connect() as conn:
+            return work(conn)
+
+    async def write(self, work: Work[T]) -> T:
+        if self._writer is None:
+            return _in_transaction(self.engine, work)
+        return await asyncio.get_running_loop().run_in_executor(self._writer, _in_transaction, self.engine, work)
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+        self.engine.dispose()
+
+
+class AsyncRunner:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+
+    async def read(self, work: Work[T]) -> T:
+        async with self.engine.connect() as conn:
+            return await conn.run_sync(work)
+
+    async def write(self, work: Work[T]) -> T:
+        async with self.engine.begin() as conn:
+            return await conn.run_sync(work)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def _in_transaction(engine: Engine, work: Work[T]) -> T:
+    with engine.begin() as conn:
+        return work(conn)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers run beside the writer; NORMAL keeps every committed transaction across
+    # a process crash (only a power loss can cost the last ones).
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.close()
