@@ -21,6 +21,7 @@ from connexion.resolver import Resolver
 
 from uapi.accounts import Directory
 from uapi.calls import SWEEP_BATCH, CallService
+from uapi.database_faults import database_unavailable, one_line
 from uapi.downloads import ARCHIVES, archive_endpoint
 from uapi.field_limits import FieldLimits
 from uapi.home import home_endpoint
@@ -101,8 +102,11 @@ async def sweep_forever(services: Services) -> None:
             await services.store.purge_tokens(int(services.settings.clock()))
             purged = await purge_ended_calls(services.store, services.settings.clock(),
                                              services.settings.retention_days)
-        except Exception:  # a database hiccup must not stop the sweeper; the next round retries
-            log.exception("sweeping due calls failed")
+        except Exception as exc:  # a database hiccup must not stop the sweeper; the next round retries
+            if database_unavailable(exc):   # one line a round while the database is out of reach
+                log.warning("sweeping due calls failed: database unavailable: %s", one_line(exc))
+            else:
+                log.exception("sweeping due calls failed")
             due = purged = 0
         if due < SWEEP_BATCH and purged < PURGE_BATCH:
             await asyncio.sleep(services.settings.sweep_interval_seconds)

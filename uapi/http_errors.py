@@ -18,6 +18,7 @@ from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 
+from uapi.database_faults import database_unavailable, one_line, unavailable_error
 from uapi.errors import UapiError, error_body
 
 log = logging.getLogger("uapi.errors")
@@ -32,7 +33,7 @@ CODES_BY_STATUS = {
     413: "request_too_large",
     415: "content_type_invalid",
 }
-OAUTH_CODES_BY_STATUS = {401: "invalid_client", 500: "server_error"}
+OAUTH_CODES_BY_STATUS = {401: "invalid_client", 500: "server_error", 503: "temporarily_unavailable"}
 # RFC 6749 §5.2 codes a failure may carry itself (the spec's `x-error-code` of a form field).
 OAUTH_CODES = frozenset({"invalid_request", "invalid_client", "invalid_grant", "unauthorized_client",
                          "unsupported_grant_type", "invalid_scope"})
@@ -78,6 +79,9 @@ def uapi_error_for(exc: Exception, path: str, allowed: AllowedMethods) -> UapiEr
         # Starlette's form parser refusing a body (too many fields or files, malformed
         # multipart): the client's fault, never a 500. The edge limits usually answer first.
         return UapiError(400, "request_invalid", "The form body is malformed or too large.")
+    if database_unavailable(exc):
+        log.warning("database unavailable serving %s: %s", path, one_line(exc))
+        return unavailable_error()
     if isinstance(exc, ProblemException):
         status, headers = exc.status, dict(exc.headers or {})
         message = _problem_message(exc, path)
