@@ -19,10 +19,10 @@ from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 
 from uapi.errors import UapiError, error_body
+from uapi.spec_core import HTTP_METHODS
 
 log = logging.getLogger("uapi.errors")
 
-HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 CODES_BY_STATUS = {
     400: "request_invalid",
     401: "access_denied",

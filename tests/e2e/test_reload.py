@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from uapi.settings import DEFAULT_SPEC
+from uapi.spec_core import DEFAULT_SPEC
 
 READY_TIMEOUT = 60.0    # seconds for the first answer
 RELOAD_TIMEOUT = 30.0   # seconds for an edit to be served (watchfiles debounces ~1.6 s; startup takes a few)

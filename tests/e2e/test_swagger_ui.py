@@ -20,8 +20,7 @@ import httpx
 import pytest
 
 from tests.e2e.test_server_process import Server
-from uapi.settings import DEFAULT_SPEC
-from uapi.spec_loading import iter_operations, load_spec
+from uapi.spec_core import DEFAULT_SPEC, iter_operations, load_spec
 
 if TYPE_CHECKING:
     from selenium.webdriver.chrome.webdriver import WebDriver

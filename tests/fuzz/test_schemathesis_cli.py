@@ -22,7 +22,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.fuzz.fuzzenv import CONFIG_PATH, PROJECT_ROOT, SPEC_URL, build_app, load_spec, seed, write_directory
+from tests.fuzz.fuzzenv import CONFIG_PATH, PROJECT_ROOT, SPEC_URL, build_app, seed, write_directory
+from uapi.spec_core import DEFAULT_SPEC, load_spec
 
 SERVER_START_SECONDS = 30
 CLI_SECONDS = 300
@@ -58,7 +59,7 @@ def wait_until_serving(base_url: str, server: subprocess.Popen[bytes], log: Path
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
     """`uapi serve` on a free port; answers its base URL."""
-    spec = load_spec()
+    spec = load_spec(DEFAULT_SPEC)
     database = f"sqlite:///{tmp_path / 'uapi.db'}"
     directory = write_directory(spec, tmp_path / "directory.json")
     asyncio.run(seed(build_app(spec, database, directory), spec))
