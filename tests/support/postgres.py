@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.support.servers import free_port
+
 USER = "uapi"
 
 
@@ -31,12 +33,6 @@ def _binaries() -> Path:
         return Path(initdb).parent
     raise RuntimeError("PostgreSQL server binaries (initdb, pg_ctl) not found; install postgresql "
                        "(Debian: apt-get install postgresql) or set UAPI_TEST_POSTGRES_URL")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _as_server_user(command: list[str]) -> list[str]:
@@ -55,7 +51,7 @@ def throwaway_postgres() -> Iterator[str]:
     if os.geteuid() == 0:
         shutil.chown(root, "postgres")
         os.chmod(root, 0o755)
-    port = _free_port()
+    port = free_port()
     run = lambda cmd: subprocess.run(_as_server_user(cmd), check=True, capture_output=True, text=True)  # noqa: E731
     try:
         run([str(bin_dir / "initdb"), "-D", str(data), "-U", USER, "--auth=trust", "-E", "UTF8", "--no-sync"])
