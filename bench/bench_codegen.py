@@ -14,7 +14,6 @@ Prints:
 from __future__ import annotations
 
 import argparse
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,9 +26,11 @@ import httpx
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "generated" / "python"))
+sys.path.insert(0, str(REPO))   # `tests.support` from the checkout
 
 from uapi_client import Client  # noqa: E402
 
+from tests.support.servers import free_port  # noqa: E402  (one copy, shared with the tests)
 from uapi.codegen.generate import LANGUAGES, generate  # noqa: E402
 from uapi.codegen.model import load_api  # noqa: E402
 
@@ -89,12 +90,6 @@ def bench_in_memory(calls: int) -> None:
         lambda: raw.get(PATH, params={"count": 20}, headers=headers).json(),
         lambda: client.list_phone_calls("@me", "0003*210", count=20), calls)
     report("in-memory transport", raw_seconds, client_seconds)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start_server(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:

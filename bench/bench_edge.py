@@ -26,6 +26,10 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))   # `tests.support` from the checkout
+
+from tests.support.servers import free_port  # noqa: E402  (one copy, shared with the tests)
+
 DIRECTORY = """organizations: [{id: "3", name: Bench, code: "0003"}]
 users: [{id: "12", organization: "3", name: Bench User}]
 extensions: [{number: "210", user: "12", type: phone_terminal}]
@@ -38,12 +42,6 @@ QUERY = ("GET /uapi/phoneCalls/@me/210?" + "&".join(f"p{i}=1" for i in range(800
 FORM_BODY = "&".join(f"f{i}=1" for i in range(5000)).encode()
 FORM = (b"POST /oauth/token HTTP/1.1\r\nHost: b\r\nContent-Type: application/x-www-form-urlencoded\r\n"
         b"Content-Length: %d\r\n\r\n" % len(FORM_BODY)) + FORM_BODY
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def serve(folder: Path, flags: list[str]) -> tuple[subprocess.Popen[bytes], str]:

@@ -24,7 +24,6 @@ import os
 import random
 import resource
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -39,8 +38,11 @@ import httpx
 
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
+sys.path.insert(0, str(BENCH_DIR.parent))   # `tests.support` from the checkout
 
 import workload as wl  # noqa: E402
+
+from tests.support.servers import free_port  # noqa: E402  (one copy, shared with the tests)
 
 TARGET_RATIO = 0.60  # server throughput / twin throughput
 FLAT_TOLERANCE = 0.80  # "flat": throughput at the largest size >= 80 % of the smallest size's
@@ -92,12 +94,6 @@ class Row:
 
 
 # -- processes -------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class ServerProcess:

@@ -36,6 +36,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.support.servers import free_port  # noqa: E402  (one copy, shared with the tests)
+
 DIRECTORY = """\
 organizations: [{id: "3", name: Bench, code: "0003"}]
 users: [{id: "12", organization: "3", name: Bench User}]
@@ -44,12 +46,6 @@ extensions:
 apps: [{clientId: bench, clientSecret: bench-secret, account: "user:12"}]
 simulator: {answerDelay: 0}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextlib.contextmanager

@@ -22,10 +22,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from uapi.accounts import Directory, Principal, resolve_extensions, resolve_user
-from uapi.app import build_services, load_spec, services_lifespan
+from uapi.app import build_services, services_lifespan
 from uapi.errors import UapiError
 from uapi.filters import list_query
 from uapi.settings import Settings
+from uapi.spec_core import load_spec
 
 UNAUTHORIZED = UapiError(401, "access_denied", "A valid access token is required (Authorization: Bearer <token>).")
 

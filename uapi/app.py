@@ -15,13 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import connexion
-import yaml
 from connexion.options import SwaggerUIOptions
 from connexion.resolver import Resolver
 
 from uapi.accounts import Directory
 from uapi.calls import SWEEP_BATCH, CallService
-from uapi.database_faults import database_unavailable, one_line
 from uapi.downloads import ARCHIVES, archive_endpoint
 from uapi.field_limits import FieldLimits
 from uapi.home import home_endpoint
@@ -33,6 +31,8 @@ from uapi.rate_limits import TokenRateLimiter
 from uapi.retention import PURGE_BATCH, purge_ended_calls
 from uapi.services import Services
 from uapi.settings import DEMO_DIRECTORY, Settings
+from uapi.spec_core import load_spec
+from uapi.store.faults import database_unavailable, one_line
 from uapi.store.sql import SqlStore
 from uapi.switch import Switch
 from uapi.switch.sim import SimulatedSwitch
@@ -55,12 +55,6 @@ class TagResolver(Resolver):  # type: ignore[misc]  # connexion ships no type in
         tags = operation._operation.get("tags") or ["default"]  # Connexion keeps the raw operation here
         tag = tags[0]
         return f"{HANDLERS_PACKAGE}.{tag.lower()}.{snake_case(operation.operation_id)}"
-
-
-def load_spec(path: Path) -> dict[str, Any]:
-    with path.open(encoding="utf-8") as handle:
-        document: dict[str, Any] = yaml.safe_load(handle)
-        return document
 
 
 def load_directory(settings: Settings) -> Directory:
@@ -177,7 +171,7 @@ def app_from_environment() -> ServedApp:
     """
     import os  # imported here so that this stays an add-only change to the module
 
-    from uapi.settings import DEFAULT_SPEC
+    from uapi.spec_core import DEFAULT_SPEC
 
     spec = os.environ.get("UAPI_SPEC")
     return create_app(Settings(spec_path=Path(spec) if spec else DEFAULT_SPEC))

@@ -21,7 +21,7 @@ from typing import Any
 
 from uapi.cli_errors import UsageError
 from uapi.package_data import HANDLERS_PACKAGE, default_spec, handlers_dir
-from uapi.spec_loading import Operation, SpecError, iter_operations, load_spec, operation_parameters, resolve
+from uapi.spec_core import Operation, SpecError, iter_operations, load_spec, operation_parameters, resolve
 
 MAX_LINE = 110   # longer signatures are written one parameter per line
 SCALAR_TYPES = {"string": "str", "integer": "int", "number": "float", "boolean": "bool"}

@@ -18,12 +18,12 @@ from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 
-from uapi.database_faults import database_unavailable, one_line, unavailable_error
 from uapi.errors import UapiError, error_body
+from uapi.spec_core import HTTP_METHODS
+from uapi.store.faults import database_unavailable, one_line, unavailable_error
 
 log = logging.getLogger("uapi.errors")
 
-HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 CODES_BY_STATUS = {
     400: "request_invalid",
     401: "access_denied",

@@ -20,17 +20,13 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from jsonschema.exceptions import best_match
-from jsonschema_path import SchemaPath
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
-from openapi_spec_validator.shortcuts import get_validator_cls
-from openapi_spec_validator.validation.exceptions import ValidatorDetectError
 from referencing import Registry, Resource
-from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT4
 
 from uapi import package_data
 from uapi.cli_errors import UsageError
-from uapi.spec_loading import (
+from uapi.spec_core import (
     Operation,
     SpecError,
     child,
@@ -41,6 +37,7 @@ from uapi.spec_loading import (
     operation_parameters,
     pointer,
     resolve,
+    validation_problems,
 )
 
 # Every 4xx/5xx response must use exactly this schema: clients decode one error shape.
@@ -97,15 +94,8 @@ def lint(document: Node) -> list[Finding]:
 
 
 def _spec_validity(document: Node) -> Iterator[Finding]:
-    try:
-        validator = get_validator_cls(document)(SchemaPath.from_dict(document))
-        for error in validator.iter_errors():
-            where = pointer(*error.absolute_path) if error.absolute_path else "#"
-            yield Finding(where, "spec-invalid", error.message.splitlines()[0])
-    except ValidatorDetectError:
-        yield Finding("#/openapi", "spec-invalid", "no supported `openapi`/`swagger` version field")
-    except Unresolvable as exc:
-        yield Finding("#", "spec-invalid", f"unresolvable reference {getattr(exc, 'ref', '')!r}")
+    for where, message in validation_problems(document):
+        yield Finding(where, "spec-invalid", message)
 
 
 # --- operations --------------------------------------------------------------

@@ -22,8 +22,8 @@ from uapi.serve_limits import (
     start_uvicorn_options,
     warn_plaintext_secrets,
 )
-from uapi.settings import DEFAULT_RETENTION_DAYS, DEFAULT_SPEC, DEMO_DIRECTORY, Settings, SipSettings
-from uapi.spec_loading import SpecError, load_spec
+from uapi.settings import DEFAULT_RETENTION_DAYS, DEMO_DIRECTORY, Settings, SipSettings
+from uapi.spec_core import DEFAULT_SPEC, SpecError, load_spec
 from uapi.store.sql import DatabaseUrlError, async_url
 
 HTTPX_WARNING = "Using `httpx` with `starlette.testclient`"

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from uapi import package_data
+from uapi.spec_core import DEFAULT_SPEC
 
-DEFAULT_SPEC = package_data.SPEC
 DEMO_DIRECTORY = package_data.DEMO_DIRECTORY
 # The checkout (tests, benchmarks); the server itself finds its files through the package.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

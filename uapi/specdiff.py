@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from uapi.cli_errors import UsageError
-from uapi.spec_loading import (
+from uapi.spec_core import (
     SpecError,
     iter_operations,
     load_spec,

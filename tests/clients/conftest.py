@@ -5,17 +5,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
+from tests.support.servers import ServerProcess, running_server
 from uapi.codegen.generate import render, write_tree
 from uapi.codegen.model import load_api
 
@@ -29,7 +26,6 @@ GOLDEN = HERE / "golden"
 # user 12, who owns phone_terminal extension 210 of organization 0003.
 DEMO_CLIENT_ID = "demo-user"
 DEMO_CLIENT_SECRET = "demo-user-secret"
-READY_TIMEOUT = 60.0
 TYPESCRIPT_VERSION = "5"
 # Tools the tests install on first use when the environment lacks them.
 TOOL_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "uapi-tests"
@@ -42,63 +38,12 @@ if str(GENERATED / "python") not in sys.path:
     sys.path.insert(0, str(GENERATED / "python"))
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class RunningServer:
-    base_url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-
-def start_server(workdir: Path) -> RunningServer:
-    """`uapi serve` on a free port with its own SQLite file; waits until it answers."""
-    port = free_port()
-    log = workdir / "serve.log"
-    database = f"sqlite:///{workdir / 'uapi.db'}"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "uapi.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-             "--database", database],
-            stdout=out, stderr=subprocess.STDOUT, cwd=workdir, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + READY_TIMEOUT
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"uapi serve exited with {process.returncode}:\n{log.read_text(errors='replace')}")
-        try:
-            if httpx.get(base_url + "/uapi/openapi.json", timeout=2).status_code == 200:
-                return RunningServer(base_url, process, log)
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"uapi serve did not answer within {READY_TIMEOUT}s:\n{log.read_text(errors='replace')}")
-        time.sleep(0.1)
-
-
-def stop_server(server: RunningServer) -> None:
-    server.process.terminate()
-    try:
-        server.process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait()
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """A real `uapi serve` process (built-in demo directory, temporary SQLite database)."""
-    running = start_server(tmp_path_factory.mktemp("serve"))
-    try:
+    workdir = tmp_path_factory.mktemp("serve")
+    with running_server("--database", f"sqlite:///{workdir / 'uapi.db'}", workdir=workdir) as running:
         yield running
-    finally:
-        stop_server(running)
 
 
 def _node() -> str | None:

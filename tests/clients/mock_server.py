@@ -28,8 +28,8 @@ import referencing.exceptions
 import referencing.jsonschema
 
 from tests.clients.schema_values import SchemaValues
+from uapi.spec_core import HTTP_METHODS
 
-METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 DOC_URI = "urn:mock-document"
 
 
@@ -66,7 +66,7 @@ class MockDocument:
         for path, item in (self.document.get("paths") or {}).items():
             item = self.values.resolve(item)
             shared = item.get("parameters") or []
-            for method in METHODS:
+            for method in HTTP_METHODS:
                 if method not in item:
                     continue
                 operation = dict(item[method])

@@ -21,7 +21,8 @@ from uapi_client import (
     UapiError,
 )
 
-from tests.clients.conftest import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, GENERATED, SPEC, RunningServer
+from tests.clients.conftest import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, GENERATED, SPEC
+from tests.support.servers import ServerProcess
 from uapi.codegen.archive import sdk_archive
 
 EXTENSION = "0003*210"
@@ -42,7 +43,7 @@ def place_call(client: Client, destination: str = "3334444") -> str:
     return created[0].id
 
 
-def test_create_list_hang_up_and_typed_errors(server: RunningServer) -> None:
+def test_create_list_hang_up_and_typed_errors(server: ServerProcess) -> None:
     with Client(server.base_url, client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET) as client:
         call_id = place_call(client)
 
@@ -65,7 +66,7 @@ def test_create_list_hang_up_and_typed_errors(server: RunningServer) -> None:
         assert ended.cause == "hangup" and ended.phone_call_view and ended.phone_call_view[0].disposition is not None
 
 
-def test_models_re_encode_exactly_what_the_server_sent(server: RunningServer) -> None:
+def test_models_re_encode_exactly_what_the_server_sent(server: ServerProcess) -> None:
     with Client(server.base_url, client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET) as client:
         call_id = place_call(client)
         token = client._auth.token
@@ -75,7 +76,7 @@ def test_models_re_encode_exactly_what_the_server_sent(server: RunningServer) ->
         client.hang_up_phone_calls("@me", EXTENSION)
 
 
-def test_empty_answers_are_empty_values(server: RunningServer) -> None:
+def test_empty_answers_are_empty_values(server: ServerProcess) -> None:
     with Client(server.base_url, client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET) as client:
         client.hang_up_phone_calls("@me", "@self")
         assert client.hang_up_phone_calls("@me", "@self") == []
@@ -83,7 +84,7 @@ def test_empty_answers_are_empty_values(server: RunningServer) -> None:
         assert page.entry == [] and page.total_results == 0
 
 
-def test_token_renewal(server: RunningServer) -> None:
+def test_token_renewal(server: ServerProcess) -> None:
     http, paths = counting_http()
     # A margin longer than the token's life: every call finds its token about to expire.
     # The client does not close an httpx client it was given: its owner (this test) does.
@@ -105,7 +106,7 @@ def test_token_renewal(server: RunningServer) -> None:
     assert paths[-3:] == ["/uapi/phoneCalls/@me/@self", "/oauth/token", "/uapi/phoneCalls/@me/@self"]
 
 
-def test_fixed_token_and_bad_credentials(server: RunningServer) -> None:
+def test_fixed_token_and_bad_credentials(server: ServerProcess) -> None:
     with Client(server.base_url) as anonymous:
         issued = anonymous.issue_token(body={"grant_type": "client_credentials", "client_id": DEMO_CLIENT_ID,
                                              "client_secret": DEMO_CLIENT_SECRET})
@@ -124,7 +125,7 @@ def test_fixed_token_and_bad_credentials(server: RunningServer) -> None:
     assert caught.value.code == "invalid_client"
 
 
-async def test_async_client(server: RunningServer) -> None:
+async def test_async_client(server: ServerProcess) -> None:
     async with AsyncClient(server.base_url, client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET) as client:
         created = await client.create_simple_phone_call(
             "@me", body={"extension": "210", "phoneCallView": [{"destination": "3334444"}]})
@@ -137,7 +138,7 @@ async def test_async_client(server: RunningServer) -> None:
         assert created[0].id in [c.id for c in hung]
 
 
-def test_readme_snippets_run_in_order(server: RunningServer) -> None:
+def test_readme_snippets_run_in_order(server: ServerProcess) -> None:
     """Every ```python block of generated/python/README.md, run as one script."""
     readme = (GENERATED / "python" / "README.md").read_text()
     script = "\n".join(re.findall(r"```python\n(.*?)```", readme, re.S))
@@ -155,7 +156,7 @@ def pip_install(source: str, target: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def run_installed(target: Path, server: RunningServer) -> Any:
+def run_installed(target: Path, server: ServerProcess) -> Any:
     code = ("from uapi_client import Client\n"
             "import sys, uapi_client\n"
             "assert uapi_client.__file__.startswith(sys.argv[1]), uapi_client.__file__\n"
@@ -166,7 +167,7 @@ def run_installed(target: Path, server: RunningServer) -> Any:
                           env={**os.environ, "PYTHONPATH": str(target)})
 
 
-def test_sdk_archive_installs_with_pip(server: RunningServer, tmp_path: Path) -> None:
+def test_sdk_archive_installs_with_pip(server: ServerProcess, tmp_path: Path) -> None:
     archive = tmp_path / "python.tar.gz"
     archive.write_bytes(sdk_archive("python", SPEC))
     pip_install(str(archive), tmp_path / "site")
@@ -174,7 +175,7 @@ def test_sdk_archive_installs_with_pip(server: RunningServer, tmp_path: Path) ->
     assert result.returncode == 0 and result.stdout.strip() == "0", result.stderr
 
 
-def test_sdk_download_url_installs_with_pip(server: RunningServer, tmp_path: Path) -> None:
+def test_sdk_download_url_installs_with_pip(server: ServerProcess, tmp_path: Path) -> None:
     """`pip install <server>/uapi/sdk/python.tar.gz`, once the server mounts sdk_archive there."""
     url = f"{server.base_url}/uapi/sdk/python.tar.gz"
     if httpx.head(url).status_code == 404 and httpx.get(url).status_code == 404:

@@ -13,7 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.clients.conftest import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, GENERATED, HERE, SPEC, RunningServer
+from tests.clients.conftest import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, GENERATED, HERE, SPEC
+from tests.support.servers import ServerProcess
 from uapi.codegen.archive import sdk_archive
 
 SCRIPTS = HERE / "ts"
@@ -60,7 +61,7 @@ def node_script(node: str, folder: Path, script: str, env: dict[str, str] | None
     assert "FAIL" not in result.stdout and "node checks passed" in result.stdout, result.stdout
 
 
-def server_env(server: RunningServer) -> dict[str, str]:
+def server_env(server: ServerProcess) -> dict[str, str]:
     return {"UAPI_BASE_URL": server.base_url, "UAPI_CLIENT_ID": DEMO_CLIENT_ID, "UAPI_CLIENT_SECRET": DEMO_CLIENT_SECRET}
 
 
@@ -71,12 +72,12 @@ def test_runtime_against_a_scripted_fetch(build: str, node: str, compiled: Path,
 
 @pytest.mark.parametrize("build", ["tsc", "dist"])
 def test_end_to_end_against_uapi_serve(build: str, node: str, compiled: Path, js_build: Path,
-                                       server: RunningServer) -> None:
+                                       server: ServerProcess) -> None:
     node_script(node, compiled if build == "tsc" else js_build, "e2e.js", server_env(server))
 
 
 @pytest.mark.parametrize("source", ["sdk_archive", "download"])
-def test_npm_tarball_installs_and_type_checks(source: str, node: str, tsc: list[str], server: RunningServer,
+def test_npm_tarball_installs_and_type_checks(source: str, node: str, tsc: list[str], server: ServerProcess,
                                              tmp_path: Path) -> None:
     """`npm install` of the tarball (sdk_archive's bytes, or the server's /uapi/sdk/typescript.tgz),
     then a consumer module type-checked against the package and run against the server."""
@@ -110,7 +111,7 @@ def test_npm_tarball_installs_and_type_checks(source: str, node: str, tsc: list[
     assert ran.returncode == 0 and "start=0" in ran.stdout, ran.stdout + ran.stderr
 
 
-def test_readme_snippets_compile_and_run_in_order(node: str, tsc: list[str], server: RunningServer,
+def test_readme_snippets_compile_and_run_in_order(node: str, tsc: list[str], server: ServerProcess,
                                                  tmp_path: Path) -> None:
     """Every ```ts block of generated/typescript/README.md, as one module against the client."""
     readme = (CLIENT / "README.md").read_text()

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.servers import free_port, free_udp_port
+
 PASSWORD = "hunter2-secret"
 PETSTORE = """\
 openapi: 3.0.3
@@ -45,23 +47,11 @@ class Mistake:
     env: dict[str, str] = field(default_factory=dict)
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def taken_udp_port() -> Iterator[int]:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", 0))
         yield int(sock.getsockname()[1])
-
-
-def closed_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -161,9 +151,9 @@ MISTAKES: dict[str, Mistake] = {
 def test_mistake_is_one_line_and_status_two(case: str, tmp_path: Path, taken_port: int,
                                            taken_udp_port: int) -> None:
     mistake = MISTAKES[case]
-    ports = {"closed": str(closed_port()), "taken": str(taken_port), "udp_taken": str(taken_udp_port),
-             "udp_closed": str(closed_udp_port())}
-    args = with_fixed_port(tuple(arg.format(**ports) for arg in mistake.args), closed_port())
+    ports = {"closed": str(free_port()), "taken": str(taken_port), "udp_taken": str(taken_udp_port),
+             "udp_closed": str(free_udp_port())}
+    args = with_fixed_port(tuple(arg.format(**ports) for arg in mistake.args), free_port())
     files(tmp_path)
     env = {**os.environ, **mistake.env}
     result = subprocess.run([sys.executable, "-m", "uapi", *args], cwd=tmp_path, env=env,

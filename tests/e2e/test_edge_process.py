@@ -13,24 +13,22 @@ from pathlib import Path
 
 from tests.e2e.test_server_process import (  # noqa: F401  (start_server is a fixture)
     CLIENT,
-    Server,
     bearer,
-    free_port,
     start_server,
     token_from,
-    uapi_command,
     write_directory,
 )
+from tests.support.servers import ServerProcess, free_port, uapi_command
 
 FORM = {"grant_type": "client_credentials", "client_id": CLIENT[0], "client_secret": CLIENT[1]}
 
 
-def start(start_server: Callable[..., Server], tmp_path: Path, *flags: str) -> Server:
+def start(start_server: Callable[..., ServerProcess], tmp_path: Path, *flags: str) -> ServerProcess:
     directory = write_directory(tmp_path / "directory.yaml")
     return start_server("--directory", str(directory), "--database", f"sqlite:///{tmp_path / 'edge.db'}", *flags)
 
 
-def connect(server: Server) -> socket.socket:
+def connect(server: ServerProcess) -> socket.socket:
     sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
     return sock
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.e2e.test_server_process import Server, bearer, issue_tokens, start_server  # noqa: F401
+from tests.e2e.test_server_process import bearer, issue_tokens, start_server, stop_gracefully  # noqa: F401
+from tests.support.servers import ServerProcess
 
 SIMULATED = {
     "organizations": [{"id": "3", "name": "Lifecycle Org", "code": "0003"}],
@@ -25,7 +26,7 @@ SIMULATED = {
 POLL_SECONDS = 15.0
 
 
-def start(start_server: Callable[..., Server], tmp_path: Path, database: str | None = None) -> Server:
+def start(start_server: Callable[..., ServerProcess], tmp_path: Path, database: str | None = None) -> ServerProcess:
     directory = tmp_path / "simulated.json"
     directory.write_text(json.dumps(SIMULATED))
     return start_server("--directory", str(directory), "--database", database or f"sqlite:///{tmp_path / 'calls.db'}")
@@ -88,11 +89,11 @@ def test_deadlines_hold_across_processes_and_restarts(start_server, tmp_path):
     with first.client() as a, second.client() as b:
         auth = {"Authorization": f"Bearer {token(a)}"}
         call = create(a, auth, "5550002", "?waitForPickup=2")
-        first.stop()  # the process that placed the call is gone before its deadline
+        stop_gracefully(first)  # the process that placed the call is gone before its deadline
         ended = wait_for(b, auth, call["id"], lambda c: "ended" in c)
         assert ended["cause"] == "no_answer"
         assert b.get("/uapi/phoneCalls/12/210", headers=auth).status_code == 204
-    second.stop()
+    stop_gracefully(second)
     third = start(start_server, tmp_path, database)
     with third.client() as c:
         again = c.get(f"/uapi/phoneCalls/12/210/{call['id']}", headers=auth).json()["entry"][0]

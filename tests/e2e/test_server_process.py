@@ -6,14 +6,12 @@ and talks to it with httpx. Every process is killed in the fixture's finally blo
 """
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
-import os
 import re
 import signal
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -21,10 +19,8 @@ import httpx
 import pytest
 
 from tests.conftest import fresh_postgres_database
+from tests.support.servers import STOP_TIMEOUT, ServerProcess, free_port, running_server, uapi_command
 
-READY_TIMEOUT = 60.0   # seconds for a server to answer its first request
-STOP_TIMEOUT = 15.0    # seconds for a graceful stop after SIGTERM
-HTTP_TIMEOUT = 10.0    # seconds per request
 TOKEN_CHARS = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 DIRECTORY = {
@@ -57,79 +53,25 @@ def write_directory(path: Path) -> Path:
     return path
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def uapi_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "uapi.cli", *args]
-
-
-class Server:
-    """One `uapi serve` process; its stdout and stderr go to a log file."""
-
-    def __init__(self, args: list[str], log: Path, tls: bool) -> None:
-        self.port = free_port()
-        self.base_url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
-        self.log = log
-        with log.open("wb") as out:
-            self.process = subprocess.Popen(uapi_command("serve", "--host", "127.0.0.1", "--port", str(self.port), *args),
-                                            stdout=out, stderr=subprocess.STDOUT, cwd=log.parent,
-                                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + READY_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"uapi serve exited with {self.process.returncode}:\n{self.output()}")
-            try:
-                if httpx.get(f"{self.base_url}/uapi/openapi.json", verify=False, timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError(f"uapi serve not ready within {READY_TIMEOUT}s:\n{self.output()}")
-
-    def stop(self) -> None:
-        """SIGTERM and wait for a graceful shutdown (SIGKILL if it takes too long, and fail)."""
-        assert self.process.poll() is None, self.output()
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=STOP_TIMEOUT)
-            raise AssertionError(f"uapi serve ignored SIGTERM for {STOP_TIMEOUT}s:\n{self.output()}") from None
-        # uvicorn re-raises the signal after its shutdown, so -SIGTERM is a clean exit too.
-        assert self.process.returncode in (0, -signal.SIGTERM), self.output()
-        assert "Application shutdown complete" in self.output(), self.output()
-
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, verify=False, timeout=HTTP_TIMEOUT)
+def stop_gracefully(server: ServerProcess) -> None:
+    """SIGTERM stops the server cleanly: within STOP_TIMEOUT, exit status 0, shutdown logged."""
+    assert server.process.poll() is None, server.output()
+    assert server.stop(), f"uapi serve ignored SIGTERM for {STOP_TIMEOUT}s:\n{server.output()}"
+    # uvicorn re-raises the signal after its shutdown, so -SIGTERM is a clean exit too.
+    assert server.process.returncode in (0, -signal.SIGTERM), server.output()
+    assert "Application shutdown complete" in server.output(), server.output()
 
 
 @pytest.fixture
-def start_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
-    servers: list[Server] = []
+def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
+    """Start servers that answer; every one still running is stopped after the test."""
+    log_numbers = itertools.count()
+    with contextlib.ExitStack() as servers:
+        def start(*args: str, tls: bool = False) -> ServerProcess:
+            return servers.enter_context(running_server(*args, workdir=tmp_path, tls=tls,
+                                                        log_name=f"server-{next(log_numbers)}.log"))
 
-    def start(*args: str, tls: bool = False) -> Server:
-        server = Server(list(args), tmp_path / f"server-{len(servers)}.log", tls)
-        servers.append(server)
-        server.wait_ready()
-        return server
-
-    try:
         yield start
-    finally:
-        for server in servers:
-            if server.process.poll() is None:
-                server.process.kill()
-                server.process.wait(timeout=STOP_TIMEOUT)
 
 
 # --- helpers over raw responses ---------------------------------------------------------
@@ -185,7 +127,7 @@ def hang_up(http: httpx.Client, token: str, path: str) -> httpx.Response:
 
 # --- the flow, on SQLite (YAML and JSON directory) and on PostgreSQL -------------------
 
-def run_restart_flow(start_server: Callable[..., Server], server_args: list[str]) -> None:
+def run_restart_flow(start_server: Callable[..., ServerProcess], server_args: list[str]) -> None:
     first = start_server(*server_args)
     with first.client() as http:
         tokens = issue_tokens(http)
@@ -203,7 +145,7 @@ def run_restart_flow(start_server: Callable[..., Server], server_args: list[str]
         again = hang_up(http, tokens["form"], seed_path)
         assert again.status_code == 204 and again.content == b""
 
-    first.stop()
+    stop_gracefully(first)
 
     second = start_server(*server_args)
     with second.client() as http:
@@ -221,17 +163,17 @@ def run_restart_flow(start_server: Callable[..., Server], server_args: list[str]
         assert response.status_code == 200, response.text
         assert [call["id"] for call in response.json()] == [live_id]
         assert live_ids(http, tokens["form"], "@self") == []
-    second.stop()
+    stop_gracefully(second)
 
 
 @pytest.mark.parametrize("directory_name", ["directory.yaml", "directory.json"])
-def test_restart_keeps_tokens_and_calls_sqlite(start_server: Callable[..., Server], tmp_path: Path,
+def test_restart_keeps_tokens_and_calls_sqlite(start_server: Callable[..., ServerProcess], tmp_path: Path,
                                                directory_name: str) -> None:
     directory = write_directory(tmp_path / directory_name)
     run_restart_flow(start_server, ["--directory", str(directory), "--database", f"sqlite:///{tmp_path / 'e2e.db'}"])
 
 
-def test_restart_keeps_tokens_and_calls_postgresql(start_server: Callable[..., Server], tmp_path: Path,
+def test_restart_keeps_tokens_and_calls_postgresql(start_server: Callable[..., ServerProcess], tmp_path: Path,
                                                    postgres_server: str) -> None:
     directory = write_directory(tmp_path / "directory.yaml")
     run_restart_flow(start_server, ["--directory", str(directory), "--database", fresh_postgres_database(postgres_server)])
@@ -239,7 +181,7 @@ def test_restart_keeps_tokens_and_calls_postgresql(start_server: Callable[..., S
 
 # --- TLS, banner, bad input --------------------------------------------------------------
 
-def test_tls(start_server: Callable[..., Server], tmp_path: Path) -> None:
+def test_tls(start_server: Callable[..., ServerProcess], tmp_path: Path) -> None:
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
                     "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
@@ -254,7 +196,7 @@ def test_tls(start_server: Callable[..., Server], tmp_path: Path) -> None:
     assert f"https://127.0.0.1:{server.port}/oauth/token" in server.output()
 
 
-def test_banner_prints_urls_and_demo_credentials(start_server: Callable[..., Server], tmp_path: Path) -> None:
+def test_banner_prints_urls_and_demo_credentials(start_server: Callable[..., ServerProcess], tmp_path: Path) -> None:
     server = start_server("--database", f"sqlite:///{tmp_path / 'demo.db'}")
     banner = server.output()
     for path in ("/uapi/phoneCalls/", "/oauth/token", "/uapi/openapi.json", "/uapi/ui/"):
@@ -265,7 +207,7 @@ def test_banner_prints_urls_and_demo_credentials(start_server: Callable[..., Ser
         token_from(http.post("/oauth/token", data=form))
 
 
-def test_banner_with_directory_prints_no_demo_credentials(start_server: Callable[..., Server], tmp_path: Path) -> None:
+def test_banner_with_directory_prints_no_demo_credentials(start_server: Callable[..., ServerProcess], tmp_path: Path) -> None:
     directory = write_directory(tmp_path / "directory.yaml")
     server = start_server("--directory", str(directory), "--database", f"sqlite:///{tmp_path / 'own.db'}")
     banner = server.output()

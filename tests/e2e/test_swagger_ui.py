@@ -19,9 +19,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from tests.e2e.test_server_process import Server
-from uapi.settings import DEFAULT_SPEC
-from uapi.spec_loading import iter_operations, load_spec
+from tests.support.servers import ServerProcess, running_server
+from uapi.spec_core import DEFAULT_SPEC, iter_operations, load_spec
 
 if TYPE_CHECKING:
     from selenium.webdriver.chrome.webdriver import WebDriver
@@ -36,16 +35,10 @@ INSTALL_HINT = "install Debian's chromium and chromium-driver (apt-get install -
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
+def server(tmp_path: Path) -> Iterator[ServerProcess]:
     # No --directory: the built-in demo directory, whose demo-user app the UI signs in with.
-    running = Server(["--database", f"sqlite:///{tmp_path / 'ui.db'}"], tmp_path / "server.log", tls=False)
-    try:
-        running.wait_ready()
+    with running_server("--database", f"sqlite:///{tmp_path / 'ui.db'}", workdir=tmp_path) as running:
         yield running
-    finally:
-        if running.process.poll() is None:
-            running.process.kill()
-            running.process.wait(timeout=15)
 
 
 @pytest.fixture
@@ -74,7 +67,7 @@ def browser(tmp_path: Path) -> Iterator[WebDriver]:
         driver.quit()
 
 
-def demo_token(server: Server) -> str:
+def demo_token(server: ServerProcess) -> str:
     form = {"grant_type": "client_credentials", "client_id": "demo-user", "client_secret": "demo-user-secret"}
     response = httpx.post(f"{server.base_url}/oauth/token", data=form, timeout=10)
     assert response.status_code == 200, response.text
@@ -145,7 +138,7 @@ def authorize(driver: WebDriver, token: str) -> None:
     wait_for(driver, lambda d: not css(d, ".modal-ux"), "the Authorize dialog does not close")
 
 
-def test_swagger_ui_shows_the_contract_and_runs_operations(server: Server, browser: WebDriver) -> None:
+def test_swagger_ui_shows_the_contract_and_runs_operations(server: ServerProcess, browser: WebDriver) -> None:
     spec = load_spec(DEFAULT_SPEC)
     token = demo_token(server)
     browser.get(f"{server.base_url}/uapi/ui/")

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import sysconfig
-import time
 import venv
 import zipfile
 from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.support.servers import running_server
 
 ROOT = Path(__file__).resolve().parents[2]
 # What a checkout holds at its top besides the package sources: never part of the build.
@@ -102,27 +102,10 @@ def test_installed_wheel_runs_every_command(fresh: Path, tmp_path: Path) -> None
 
 
 def test_installed_wheel_serves(fresh: Path, tmp_path: Path) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    log = tmp_path / "serve.log"
-    with log.open("w") as out:
-        server = subprocess.Popen([fresh / "uapi", "serve", "--port", str(port), "--database", "sqlite:///uapi.db"],
-                                  cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            assert server.poll() is None, log.read_text()
-            try:
-                spec = httpx.get(f"{base}/uapi/openapi.json", timeout=2)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.1)
+    with running_server("--database", "sqlite:///uapi.db", workdir=tmp_path, command=[str(fresh / "uapi")]) as server:
+        spec = httpx.get(f"{server.base_url}/uapi/openapi.json", timeout=2)
         assert spec.status_code == 200 and spec.json()["paths"], spec.text
-        assert httpx.get(f"{base}/", timeout=2).json()["links"]["spec"] == "/uapi/openapi.json"
-    finally:
-        server.send_signal(signal.SIGTERM)
+        assert httpx.get(f"{server.base_url}/", timeout=2).json()["links"]["spec"] == "/uapi/openapi.json"
+        assert server.stop(), server.output()
         # uvicorn re-raises the SIGTERM it handled after a clean shutdown
-        assert server.wait(timeout=15) in (0, -signal.SIGTERM), log.read_text()
+        assert server.process.returncode in (0, -signal.SIGTERM), server.output()

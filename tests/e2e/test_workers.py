@@ -21,13 +21,12 @@ import pytest
 from tests.conftest import fresh_postgres_database
 from tests.e2e.test_server_process import (
     JSON_NO_BODY,
-    STOP_TIMEOUT,
-    Server,
     bearer,
     issue_tokens,
     place_call,
     write_directory,
 )
+from tests.support.servers import STOP_TIMEOUT, ServerProcess, running_server
 
 WORKERS = 2
 CONCURRENT = 50
@@ -84,30 +83,23 @@ def established_inodes(port: int) -> set[str]:
     return found
 
 
-def serving_pids(server: Server) -> dict[int, int]:
+def serving_pids(server: ServerProcess) -> dict[int, int]:
     """For each process of the server: how many established connections of its port it holds."""
     connections = established_inodes(server.port)
     return {pid: len(socket_inodes(pid) & connections) for pid in children(server.process.pid)}
 
 
 @pytest.fixture
-def workers_server(tmp_path: Path, postgres_server: str) -> Iterator[Server]:
+def workers_server(tmp_path: Path, postgres_server: str) -> Iterator[ServerProcess]:
     directory = write_directory(tmp_path / "directory.yaml")
     database = fresh_postgres_database(postgres_server)
-    server = Server(["--workers", str(WORKERS), "--directory", str(directory), "--database", database],
-                    tmp_path / "server.log", tls=False)
-    try:
-        server.wait_ready()
+    # A session of its own: stopping the fixture's server reaches the workers too, whatever the test left.
+    with running_server("--workers", str(WORKERS), "--directory", str(directory), "--database", database,
+                        workdir=tmp_path, own_session=True) as server:
         yield server
-    finally:
-        if server.process.poll() is None:
-            for pid in children(server.process.pid):
-                os.kill(pid, signal.SIGKILL)
-            server.process.kill()
-            server.process.wait(timeout=STOP_TIMEOUT)
 
 
-def all_at_once(count: int, request: Callable[[httpx.Client], httpx.Response], server: Server,
+def all_at_once(count: int, request: Callable[[httpx.Client], httpx.Response], server: ServerProcess,
                 seen: dict[int, int]) -> list[httpx.Response]:
     """`count` requests, each on its own connection, released together; adds to `seen` how many of
     those connections each server process held just before."""
@@ -129,7 +121,7 @@ def all_at_once(count: int, request: Callable[[httpx.Client], httpx.Response], s
         return list(pool.map(one, range(count)))
 
 
-def test_two_workers_serve_hang_ups_with_one_winner_per_call_and_stop_on_sigterm(workers_server: Server) -> None:
+def test_two_workers_serve_hang_ups_with_one_winner_per_call_and_stop_on_sigterm(workers_server: ServerProcess) -> None:
     server = workers_server
     with server.client() as http:
         token = issue_tokens(http)["form"]
@@ -170,7 +162,7 @@ def test_two_workers_serve_hang_ups_with_one_winner_per_call_and_stop_on_sigterm
         httpx.get(f"{server.base_url}/uapi/openapi.json", timeout=2)
 
 
-def test_workers_answer_keep_alive_requests_without_the_delayed_ack_wait(workers_server: Server) -> None:
+def test_workers_answer_keep_alive_requests_without_the_delayed_ack_wait(workers_server: ServerProcess) -> None:
     # A listener without TCP_NODELAY (uvicorn's own --workers) makes every response written in two
     # pieces wait for the client's delayed ACK, ~40 ms each: 40 requests would take 1.6 s.
     with httpx.Client(base_url=workers_server.base_url, timeout=10) as http:

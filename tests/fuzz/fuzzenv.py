@@ -18,7 +18,7 @@ import yaml
 
 from uapi.accounts import Directory
 from uapi.app import create_app
-from uapi.settings import DEFAULT_SPEC, PROJECT_ROOT, Settings
+from uapi.settings import PROJECT_ROOT, Settings
 
 TEST_DIRECTORY = PROJECT_ROOT / "tests" / "support" / "directory.yaml"
 SPEC_URL = "/uapi/openapi.json"
@@ -40,11 +40,6 @@ ALL_CHECKS = (
     "object_level_authorization", "max_response_time",
 )
 PHASES = ("examples", "coverage", "fuzzing", "stateful")
-
-
-def load_spec() -> dict[str, Any]:
-    with DEFAULT_SPEC.open(encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
 
 
 def load_config_file() -> dict[str, Any]:

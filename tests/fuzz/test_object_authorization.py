@@ -40,10 +40,10 @@ from tests.fuzz.fuzzenv import (
     example_call_id,
     example_create_body,
     example_credentials,
-    load_spec,
     seed,
     write_directory,
 )
+from uapi.spec_core import DEFAULT_SPEC, load_spec
 
 EXAMPLES_PER_OPERATION = 25
 PEERS = {
@@ -67,7 +67,7 @@ SCOPE_CODES = {"access_denied", "user_invalid", "extension_invalid", "pc_phoneca
 def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """The app with A's two calls, the loaded schema, and a token per identity."""
     tmp_path: Path = tmp_path_factory.mktemp("object-authorization")
-    spec = load_spec()
+    spec = load_spec(DEFAULT_SPEC)
     app = build_app(spec, f"sqlite:///{tmp_path / 'uapi.db'}", write_directory(spec, tmp_path / "directory.json"))
     asyncio.run(seed(app, spec))
     config = schemathesis.Config.from_dict({"seed": 20261127, "generation": {"database": "none"}},
@@ -103,7 +103,7 @@ def owner_reads(target: dict[str, Any]) -> dict[str, Any]:
 
 
 def phonecall_operations() -> list[tuple[str, str]]:
-    spec = load_spec()
+    spec = load_spec(DEFAULT_SPEC)
     return [(path, method) for path, item in spec["paths"].items() for method, operation in item.items()
             if isinstance(operation, dict) and "PhoneCalls" in operation.get("tags", [])]
 

@@ -39,10 +39,10 @@ from tests.fuzz.fuzzenv import (
     build_app,
     example_credentials,
     load_config_file,
-    load_spec,
     seed,
     write_directory,
 )
+from uapi.spec_core import DEFAULT_SPEC, load_spec
 
 warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
 
@@ -64,7 +64,7 @@ def validate_responses(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def fuzz_target(tmp_path: Path, validate_responses: None) -> Iterator[tuple[Any, str]]:
     """The app on a fresh SQLite file holding the spec's example call, and a real token."""
-    spec = load_spec()
+    spec = load_spec(DEFAULT_SPEC)
     app = build_app(spec, f"sqlite:///{tmp_path / 'uapi.db'}", write_directory(spec, tmp_path / "directory.json"))
     asyncio.run(seed(app, spec))
     # From here the app runs on Schemathesis' event loop, which starts it through its lifespan.

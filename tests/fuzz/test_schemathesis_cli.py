@@ -11,20 +11,18 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.fuzz.fuzzenv import CONFIG_PATH, PROJECT_ROOT, SPEC_URL, build_app, load_spec, seed, write_directory
+from tests.fuzz.fuzzenv import CONFIG_PATH, PROJECT_ROOT, SPEC_URL, build_app, seed, write_directory
+from tests.support.servers import running_server
+from uapi.spec_core import DEFAULT_SPEC, load_spec
 
-SERVER_START_SECONDS = 30
 CLI_SECONDS = 300
 
 
@@ -35,52 +33,16 @@ def executable(name: str) -> str:
     return found
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_serving(base_url: str, server: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + SERVER_START_SECONDS
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"uapi serve exited with {server.returncode}:\n{log.read_text(errors='replace')}")
-        try:
-            if httpx.get(base_url + SPEC_URL, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"uapi serve did not answer within {SERVER_START_SECONDS}s:\n{log.read_text(errors='replace')}")
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
-    """`uapi serve` on a free port; answers its base URL."""
-    spec = load_spec()
+    """`uapi serve` (the installed console script) on a free port; answers its base URL."""
+    spec = load_spec(DEFAULT_SPEC)
     database = f"sqlite:///{tmp_path / 'uapi.db'}"
     directory = write_directory(spec, tmp_path / "directory.json")
     asyncio.run(seed(build_app(spec, database, directory), spec))
-    port = free_port()
-    log = tmp_path / "server.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [executable("uapi"), "serve", "--host", "127.0.0.1", "--port", str(port), "--database", database,
-             "--directory", str(directory), "--log-level", "warning"],
-            cwd=tmp_path, stdout=output, stderr=subprocess.STDOUT,
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_serving(base_url, process, log)
-        yield base_url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with running_server("--database", database, "--directory", str(directory), "--log-level", "warning",
+                        workdir=tmp_path, command=[executable("uapi")]) as running:
+        yield running.base_url
 
 
 def test_st_run_with_the_committed_config_exits_0(server: str, tmp_path: Path) -> None:

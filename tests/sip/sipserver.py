@@ -21,7 +21,8 @@ from typing import Any
 import httpx
 
 from tests.support.kamailio import rpc_call, wait_until
-from tests.support.sipp import Sipp, free_udp_port
+from tests.support.servers import free_port, free_udp_port
+from tests.support.sipp import Sipp
 
 HOST = "127.0.0.1"
 PHONES = {"0003*210": "pw-210", "0003*211": "pw-211", "0003*220": "pw-220"}
@@ -41,14 +42,6 @@ DIRECTORY = {
 RPC_LINE = re.compile(r"Kamailio pid (\d+) on udp:[\d.]+:(\d+), JSON-RPC (\S+),")
 
 
-def free_tcp_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
 class SipServer:
     """With `proxy`, the server uses that Kamailio (run apart) instead of starting its own."""
 
@@ -60,7 +53,7 @@ class SipServer:
         self.directory = workdir / "directory.json"
         self.directory.write_text(json.dumps(DIRECTORY))
         self.database = database or f"sqlite:///{workdir / 'uapi.db'}"
-        self.port = free_tcp_port()
+        self.port = free_port(HOST)
         self.sip_port = free_udp_port()
         self.trunk_port = free_udp_port()
         self.engine_port = engine_port or free_udp_port()   # fixed, as in production: phones send in-dialog requests there

@@ -15,9 +15,10 @@ import psycopg
 import pytest
 
 from tests.conftest import fresh_postgres_database
-from tests.sip.sipserver import HOST, PHONES, SipServer, free_tcp_port, methods, phone, trunk
+from tests.sip.sipserver import HOST, PHONES, SipServer, methods, phone, trunk
 from tests.support.kamailio import KAMAILIO, requires_kamailio, rpc_call, sip_agents, wait_until  # noqa: F401
-from tests.support.sipp import free_udp_port, requires_sipp, udp_bound
+from tests.support.servers import free_port, free_udp_port
+from tests.support.sipp import requires_sipp, udp_bound
 
 pytestmark = [pytest.mark.sip, pytest.mark.kamailio, requires_sipp, requires_kamailio]
 ME = "/uapi/phoneCalls/@me"
@@ -27,7 +28,7 @@ class ApartKamailio:
     def __init__(self, workdir: Path, directory: Path, engines: list[int], trunk_port: int) -> None:
         self.workdir = workdir
         self.sip_port = free_udp_port()
-        self.rpc_url = f"http://{HOST}:{free_tcp_port()}/RPC"
+        self.rpc_url = f"http://{HOST}:{free_port(HOST)}/RPC"
         (workdir / "run").mkdir(parents=True, exist_ok=True)
         self.config = workdir / "kamailio.cfg"
         render = [sys.executable, "-m", "uapi.cli", "kamailio-config", "--directory", str(directory),

@@ -31,7 +31,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.sipp import SIPP, Sipp, free_udp_port, udp_bound
+from tests.support.servers import free_udp_port
+from tests.support.sipp import SIPP, Sipp, udp_bound
 from uapi.accounts import Directory
 from uapi.switch.sip.kamailio import Kamailio, KamailioError, live_dialogs
 

@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.support.servers import free_port
+
 USER = "uapi"
 
 
@@ -32,12 +34,6 @@ def _binaries() -> Path:
         return Path(initdb).parent
     raise RuntimeError("PostgreSQL server binaries (initdb, pg_ctl) not found; install postgresql "
                        "(Debian: apt-get install postgresql) or set UAPI_TEST_POSTGRES_URL")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _as_server_user(command: list[str]) -> list[str]:
@@ -55,7 +51,7 @@ class LocalPostgres:
         if os.geteuid() == 0:
             shutil.chown(self.root, "postgres")
             os.chmod(self.root, 0o755)
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"postgresql://{USER}@127.0.0.1:{self.port}/postgres"
 
     def _pg_ctl(self, *args: str) -> None:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -33,16 +32,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.servers import free_udp_port
+
 SCENARIOS = Path(__file__).resolve().parent.parent / "sip" / "scenarios"
 SIPP = shutil.which("sipp")
 BIND_FAILED = 254            # SIPp exit -2
-
-
-def free_udp_port(host: str = "127.0.0.1") -> int:
-    """A UDP port free right now (the kernel picks it; someone may still take it later)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 def udp_bound(port: int) -> bool:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from uapi.spec_loading import load_spec
+from uapi.spec_core import load_spec
 
 CLEAN_SPEC = Path(__file__).parent / "specs" / "clean.yaml"
 

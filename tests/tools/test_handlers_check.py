@@ -22,8 +22,8 @@ import yaml
 from uapi.app import TagResolver
 from uapi.cli import main
 from uapi.handlers_check import expected_handlers
-from uapi.settings import DEFAULT_SPEC, PROJECT_ROOT
-from uapi.spec_loading import iter_operations, load_spec
+from uapi.settings import PROJECT_ROOT
+from uapi.spec_core import DEFAULT_SPEC, iter_operations, load_spec
 
 TRICKY_SUMMARY = 'Read a "widget" with \\ and """ in it'
 

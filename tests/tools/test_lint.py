@@ -11,7 +11,7 @@ import pytest
 
 from uapi.cli import main
 from uapi.lint import RULES, Finding, lint
-from uapi.spec_loading import load_spec
+from uapi.spec_core import load_spec
 
 Spec = dict[str, Any]
 SIMPLE = "#/paths/~1uapi~1phoneCalls~1{userId}~1simple/post"

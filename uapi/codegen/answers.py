@@ -16,8 +16,9 @@ from uapi.codegen.model import AnswerMedia, Link, Outcome, Response
 from uapi.codegen.names import pascal
 from uapi.codegen.requests import media_kind
 from uapi.codegen.schemas import SchemaConverter
-from uapi.codegen.spec import Problem, Resolver, Unsupported, mapping_at, pointer
+from uapi.codegen.spec import Problem, Resolver, Unsupported, mapping_at
 from uapi.codegen.types import NULL, AliasDef, TypeRef
+from uapi.spec_core import child
 
 TEXT = TypeRef("string", json_kind="string")
 BYTES = TypeRef("string", format="binary", json_kind="string")
@@ -36,7 +37,7 @@ class AnswerReader:
         typed_success = 0
         for status, raw in raw_responses.items():
             status = str(status)
-            at = pointer(where, "responses", status)
+            at = child(where, "responses", status)
             if not _STATUS.fullmatch(status):
                 self.warnings.append(Problem(at, f"response status {status!r} is not a status; left out"))
                 continue
@@ -72,7 +73,7 @@ class AnswerReader:
             suffix = f"Response{status.capitalize()}"
         content_type = json_types[0]
         media = content[content_type] if isinstance(content[content_type], dict) else {}
-        where = pointer(at, "content", content_type, "schema")
+        where = child(at, "content", content_type, "schema")
         t = self.schemas.convert(media.get("schema") if media.get("schema") is not None else {}, where,
                                  pascal(op_id) + suffix)
         if t.kind not in ("model", "alias"):
@@ -86,7 +87,7 @@ class AnswerReader:
         links = mapping_at(response, "links")
         for name, raw in links.items():
             try:
-                link, _ = self.resolver.deref(raw, pointer(where, "links", name))
+                link, _ = self.resolver.deref(raw, child(where, "links", name))
             except Unsupported:
                 continue
             # Links only feed README examples; operationRef links are simply not used there.

@@ -19,10 +19,10 @@ from uapi.codegen.names import pascal, python_ident, ts_ident, words
 from uapi.codegen.requests import RequestReader
 from uapi.codegen.schemas import SchemaConverter
 from uapi.codegen.security import auth_for
-from uapi.codegen.spec import Problem, Resolver, Unsupported, mapping_at, pointer
+from uapi.codegen.spec import Problem, Resolver, Unsupported, mapping_at
 from uapi.codegen.types import TypeRef
+from uapi.spec_core import HTTP_METHODS, child
 
-METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 # Methods and attributes the generated clients define themselves.
 _PY_CLIENT = frozenset({"close", "aclose"})
 _TS_CLIENT = frozenset({"constructor", "currentToken", "fetchToken", "retryDelay", "send", "exchange", "baseUrl",
@@ -86,7 +86,7 @@ class ApiBuilder:
         out: list[tuple[str, str, dict[str, Any], str]] = []
         paths = mapping_at(self.doc, "paths")
         for path, item in paths.items():
-            where = pointer("#/paths", path)
+            where = child("#/paths", path)
             try:
                 item, _ = self.resolver.deref(item, where)
             except Unsupported as exc:
@@ -94,8 +94,8 @@ class ApiBuilder:
                 continue
             if not isinstance(item, dict):
                 continue
-            out.extend((str(path), method, item, pointer(where, method)) for method in item
-                       if method in METHODS and isinstance(item[method], dict))
+            out.extend((str(path), method, item, child(where, method)) for method in item
+                       if method in HTTP_METHODS and isinstance(item[method], dict))
         return out
 
     def _name_operations(self) -> dict[str, str]:
@@ -129,7 +129,7 @@ class ApiBuilder:
         responses = self.answers.responses(node, where, op_id)
         result, empty_statuses, empty, outcomes, result_type = self.answers.result(responses)
         security = node["security"] if "security" in node else self.doc.get("security") or []
-        auth = auth_for(security, pointer(where, "security") if "security" in node else "#/security",
+        auth = auth_for(security, child(where, "security") if "security" in node else "#/security",
                         self.schemes, self.resolver, self.warnings)
         return Operation(
             operation_id=op_id, method=method.upper(), path=path, pointer=where,
@@ -145,12 +145,12 @@ class ApiBuilder:
         # Operation-level parameters override path-level ones with the same name and location.
         merged: dict[tuple[str, str], Parameter] = {}
         item_where = where.rsplit("/", 1)[0]  # the method is the pointer's last token
-        sources = [(item.get("parameters") or [], pointer(item_where, "parameters")),
-                   (node.get("parameters") or [], pointer(where, "parameters"))]
+        sources = [(item.get("parameters") or [], child(item_where, "parameters")),
+                   (node.get("parameters") or [], child(where, "parameters"))]
         for raw_list, base in sources:
             for i, raw in enumerate(raw_list if isinstance(raw_list, list) else []):
                 try:
-                    param = self.requests.parameter(raw, pointer(base, i))
+                    param = self.requests.parameter(raw, child(base, i))
                 except Unsupported as exc:
                     self.warnings.append(Problem(exc.problem.pointer, exc.problem.message + "; parameter left out"))
                     continue
@@ -224,13 +224,13 @@ class ApiBuilder:
                 return TokenEndpoint(op.path, op.pointer)
         for name, raw in self.schemes.items():
             try:
-                scheme, at = self.resolver.deref(raw, pointer("#/components/securitySchemes", name))
+                scheme, at = self.resolver.deref(raw, child("#/components/securitySchemes", name))
             except Unsupported:
                 continue
             flows = (scheme or {}).get("flows") if isinstance(scheme, dict) else None
             flow = (flows or {}).get("clientCredentials") or {}
             if isinstance(flow, dict) and isinstance(flow.get("tokenUrl"), str) and flow["tokenUrl"]:
-                return TokenEndpoint(str(flow["tokenUrl"]), pointer(at, "flows", "clientCredentials"))
+                return TokenEndpoint(str(flow["tokenUrl"]), child(at, "flows", "clientCredentials"))
         return None
 
 

@@ -6,13 +6,12 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
-
 from uapi import package_data
-from uapi.cli_errors import UsageError, os_problem, read_text, yaml_problem
+from uapi.cli_errors import UsageError, os_problem, read_text
 from uapi.codegen.generate import DEFAULT_OUT, LANGUAGES, render, write_tree
 from uapi.codegen.model import load_api
 from uapi.codegen.spec import CodegenError
+from uapi.spec_core import SpecError
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -59,8 +58,8 @@ def _generate(args: argparse.Namespace, spec: Path) -> dict[str, str]:
             print(f"uapi generate: warning: {warning}", file=sys.stderr)
         return render(api, args.lang, args.templates)
     except CodegenError as exc:
-        if isinstance(exc.__cause__, yaml.YAMLError):   # PyYAML names the input "<unicode string>"
-            raise UsageError(f"--spec: cannot parse {yaml_problem(exc.__cause__, spec)}") from None
+        if isinstance(exc.__cause__, SpecError):   # unreadable or unparsable: the core's one line names the file
+            raise UsageError(f"--spec: {exc.__cause__}") from None
         problems = [str(problem) for problem in exc.problems] or ["no details"]
         # The first problem on the error line; any others below it, indented.
         rest = "".join(f"\n  {problem}" for problem in problems[1:])

@@ -15,8 +15,9 @@ from uapi.codegen.model import Body, BodyMedia, Parameter
 from uapi.codegen.names import pascal, python_ident, ts_ident
 from uapi.codegen.naming import Naming
 from uapi.codegen.schemas import SchemaConverter
-from uapi.codegen.spec import Problem, Resolver, Unsupported, pointer
+from uapi.codegen.spec import Problem, Resolver, Unsupported
 from uapi.codegen.types import ANY, AliasDef, TypeRef
+from uapi.spec_core import child
 
 _DEFAULT_STYLE = {"path": "simple", "query": "form", "header": "simple", "cookie": "form"}
 _SCALARS = ("string", "integer", "number", "boolean")
@@ -56,13 +57,13 @@ class RequestReader:
         if location not in _DEFAULT_STYLE or not isinstance(name, str) or not name:
             raise Unsupported(where, "a parameter needs a name and `in` of path, query, header or cookie")
         if location == "header" and name.lower() in ("accept", "content-type", "authorization"):
-            self.warnings.append(Problem(pointer(where, "name"), f"header parameter {name!r} is ignored, "
+            self.warnings.append(Problem(child(where, "name"), f"header parameter {name!r} is ignored, "
                                                                  "as OpenAPI says"))
             return None
-        schema, schema_where, as_json = node.get("schema"), pointer(where, "schema"), False
+        schema, schema_where, as_json = node.get("schema"), child(where, "schema"), False
         if "schema" not in node and isinstance(node.get("content"), dict) and node["content"]:
             content_type, media = next(iter(node["content"].items()))
-            schema_where = pointer(where, "content", content_type, "schema")
+            schema_where = child(where, "content", content_type, "schema")
             schema = media.get("schema") if isinstance(media, dict) else None
             as_json = "json" in str(content_type)
         style = str(node.get("style", _DEFAULT_STYLE[location]))
@@ -97,7 +98,7 @@ class RequestReader:
         if "requestBody" not in node:
             return None
         try:
-            raw, at = self.resolver.deref(node["requestBody"], pointer(where, "requestBody"))
+            raw, at = self.resolver.deref(node["requestBody"], child(where, "requestBody"))
         except Unsupported as exc:
             self.warnings.append(Problem(exc.problem.pointer, exc.problem.message + "; the body is not sent"))
             return None
@@ -109,16 +110,16 @@ class RequestReader:
         content_type = str(content_type)
         kind = media_kind(content_type)
         media = media if isinstance(media, dict) else {}
-        media_where = pointer(at, "content", content_type)
+        media_where = child(at, "content", content_type)
         schema = media.get("schema")
         if kind == "binary":
             t = TypeRef("string", format="binary", json_kind="string")
         elif kind == "text":
             t = TypeRef("string", json_kind="string")
         else:
-            t = self.named(schema, pointer(media_where, "schema"), pascal(op_id) + "Request")
+            t = self.named(schema, child(media_where, "schema"), pascal(op_id) + "Request")
             if kind in ("form", "multipart") and t.kind != "model":
-                self.warnings.append(Problem(pointer(media_where, "schema"), f"a {kind} body should be an object; "
+                self.warnings.append(Problem(child(media_where, "schema"), f"a {kind} body should be an object; "
                                                                              "sent as a mapping of fields"))
         example = media.get("example")
         if example is None and isinstance(schema, dict):

@@ -15,8 +15,9 @@ from dataclasses import replace
 from typing import Any, cast
 
 from uapi.codegen.names import pascal, python_ident
-from uapi.codegen.spec import Problem, Resolver, Unsupported, mapping_at, pointer
+from uapi.codegen.spec import Problem, Resolver, Unsupported, mapping_at
 from uapi.codegen.types import ANY, NULL, AliasDef, Definitions, JsonKind, Kind, ModelDef, Property, TypeRef
+from uapi.spec_core import child
 
 _PRIMITIVES = ("string", "integer", "number", "boolean")
 _COMPONENT = re.compile(r"^#/components/schemas/([^/]+)$")
@@ -62,7 +63,7 @@ class SchemaConverter:
 
     def convert_components(self) -> None:
         for key, node in self.components.items():
-            where = pointer("#/components/schemas", key)
+            where = child("#/components/schemas", key)
             name = self._component_names[key]
             if self._makes_model(node):
                 self._inline[where] = name
@@ -128,16 +129,16 @@ class SchemaConverter:
             items = node.get("items")
             if not isinstance(items, (dict, bool)):
                 return TypeRef("array", item=ANY, json_kind="array")
-            item = self.convert(items, pointer(where, "items"), hint + "Item")
+            item = self.convert(items, child(where, "items"), hint + "Item")
             return TypeRef("array", item=item, json_kind="array")
         if kind == "object":
             extra = node.get("additionalProperties", True)
             item = ANY if isinstance(extra, bool) else self.convert(
-                extra, pointer(where, "additionalProperties"), hint + "Value")
+                extra, child(where, "additionalProperties"), hint + "Value")
             return TypeRef("map", item=item, json_kind="object")
         if kind in _PRIMITIVES:
             return TypeRef(cast(Kind, kind), format=str(node.get("format", "") or ""), json_kind=cast(JsonKind, kind))
-        raise Unsupported(pointer(where, "type"), f"unknown type {kind!r}; any JSON value is accepted instead")
+        raise Unsupported(child(where, "type"), f"unknown type {kind!r}; any JSON value is accepted instead")
 
     def _ref(self, node: dict[str, Any], where: str, hint: str) -> TypeRef:
         ref = node["$ref"]
@@ -154,7 +155,7 @@ class SchemaConverter:
         name = self._component_names[key]
         if self._makes_model(node):
             return _or_null(TypeRef("model", name=name, json_kind="object"), _nullable(node))
-        kind = self._json_kind(node, pointer("#/components/schemas", key))
+        kind = self._json_kind(node, child("#/components/schemas", key))
         return TypeRef("alias", name=name, json_kind=kind)
 
     def _makes_model(self, node: Any) -> bool:
@@ -202,7 +203,7 @@ class SchemaConverter:
 
     def _union(self, node: dict[str, Any], where: str, hint: str) -> TypeRef:
         key = "oneOf" if "oneOf" in node else "anyOf"
-        here = pointer(where, key)
+        here = child(where, key)
         members = node[key]
         if not isinstance(members, list) or not members:
             raise Unsupported(here, f"{key} needs a non-empty list; any JSON value is accepted instead")
@@ -213,7 +214,7 @@ class SchemaConverter:
             return self._shape(rest, where, hint) if shaping(rest) else ANY
         variants: list[TypeRef] = []
         for i, member in shaped:
-            t = self.convert(member, pointer(here, i), f"{hint}Option{i + 1}")
+            t = self.convert(member, child(here, i), f"{hint}Option{i + 1}")
             for v in (t.variants if t.kind == "union" and not t.discriminator else (t,)):
                 if v not in variants:
                     variants.append(v)
@@ -250,11 +251,11 @@ class SchemaConverter:
         shaped = [(i, m) for i, m in enumerate(members) if shaping(m)]
         if len(shaped) == 1:
             i, member = shaped[0]
-            return self._convert(member, pointer(where, "allOf", i), hint)
+            return self._convert(member, child(where, "allOf", i), hint)
         if not shaped:
             rest = {k: v for k, v in node.items() if k != "allOf"}
             return self._shape(rest, where, hint) if shaping(rest) else ANY
-        raise Unsupported(pointer(where, "allOf"), "allOf of members that are not all objects cannot be "
+        raise Unsupported(child(where, "allOf"), "allOf of members that are not all objects cannot be "
                                                    "expressed; any JSON value is accepted instead")
 
     def _inline_model(self, node: dict[str, Any], where: str, hint: str) -> TypeRef:
@@ -306,7 +307,7 @@ class SchemaConverter:
             return
         seen.add(where)
         for i, member in enumerate(node.get("allOf") or []):
-            at = pointer(where, "allOf", i)
+            at = child(where, "allOf", i)
             try:
                 target, target_where = self.resolver.deref(member, at)
             except Unsupported as exc:
@@ -318,13 +319,13 @@ class SchemaConverter:
                 self.warnings.append(Problem(at, "allOf member is not an object: its fields are not merged "
                                                  "(they stay readable as additional properties)"))
         for key, schema in (node.get("properties") or {}).items():
-            fields[str(key)] = (schema, pointer(where, "properties", str(key)))
+            fields[str(key)] = (schema, child(where, "properties", str(key)))
         required |= {str(r) for r in node.get("required") or [] if isinstance(r, str)}
         extra = node.get("additionalProperties", True)
         if extra is False:
             state["open"] = False
         elif isinstance(extra, dict) and extra:
-            state["extra"] = self.convert(extra, pointer(where, "additionalProperties"), "Value")
+            state["extra"] = self.convert(extra, child(where, "additionalProperties"), "Value")
 
     def _unique(self, name: str) -> str:
         """`name`, or `NameModel` when it is taken (by the client's own code or another schema),

@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from uapi.codegen.model import Auth
-from uapi.codegen.spec import Problem, Resolver, Unsupported, pointer
+from uapi.codegen.spec import Problem, Resolver, Unsupported
+from uapi.spec_core import child
 
 BEARER = ("header", "Authorization", "Bearer ")
 
@@ -25,11 +26,11 @@ def auth_for(requirements: Any, at: str, schemes: dict[str, Any], resolver: Reso
             return None  # anonymous access is an accepted alternative
         if not isinstance(requirement, dict):
             continue
-        found = [auth for name in requirement if (auth := _scheme(name, pointer(at, i), schemes, resolver,
+        found = [auth for name in requirement if (auth := _scheme(name, child(at, i), schemes, resolver,
                                                                   warnings)) is not None]
         if found:
             if len(requirement) > 1:
-                warnings.append(Problem(pointer(at, i), f"requires {len(requirement)} credentials at once; "
+                warnings.append(Problem(child(at, i), f"requires {len(requirement)} credentials at once; "
                                                         f"the client sends only its token, as {found[0].scheme!r}"))
             return found[0]
     if requirements:

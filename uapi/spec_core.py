@@ -1,11 +1,18 @@
-"""Loading, resolving and walking OpenAPI documents: shared by `uapi lint` and `uapi diff`.
+"""The spec core: the one place an OpenAPI document is read, resolved and walked.
+
+The server, `uapi lint`, `uapi diff`, `uapi handlers` and `uapi generate` all read the contract
+through :func:`load_spec` (or :func:`parse_spec` for text already in hand), follow `$ref`s with
+:func:`resolve`, and walk operations with :func:`iter_operations`, so they cannot disagree about
+what a document says. :func:`validation_problems` is openapi-spec-validator's verdict, for the
+tools that report on a document rather than serve it (the server lets Connexion validate).
 
 Only local references (``#/...``) are supported: the contract is one file, and a
-tool that silently fetched remote documents would make lint results depend on
+tool that silently fetched remote documents would make its results depend on
 the network.
 """
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,9 +21,15 @@ from typing import Any
 
 import yaml
 
+from uapi import package_data
 from uapi.cli_errors import yaml_problem
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+DEFAULT_SPEC = package_data.SPEC   # the installed contract, what the server serves without --spec
+
+# libyaml's loader is ~10x faster than the pure-Python one (it matters to `uapi generate`'s
+# benchmark); both keep mapping order, which keeps generated output stable.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class SpecError(Exception):
@@ -24,7 +37,7 @@ class SpecError(Exception):
 
 
 def load_spec(path: str | Path) -> dict[str, Any]:
-    """Read a YAML or JSON OpenAPI document into plain dicts with string keys."""
+    """Read a YAML or JSON OpenAPI document into plain JSON values (see :func:`parse_spec`)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -32,25 +45,57 @@ def load_spec(path: str | Path) -> dict[str, Any]:
         raise SpecError(f"cannot read {path}: {exc.strerror or exc}") from exc
     except UnicodeDecodeError:
         raise SpecError(f"cannot read {path}: not UTF-8 text") from None
+    return parse_spec(text, path)
+
+
+def parse_spec(text: str, source: str | Path) -> dict[str, Any]:
+    """Parse a document; `source` names it in errors (`FILE:LINE:COLUMN: problem`), and a
+    `.json` suffix selects the JSON parser. The result holds JSON values only: string keys,
+    no dates."""
     try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        data = json.loads(text) if Path(source).suffix == ".json" else yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
     except json.JSONDecodeError as exc:
-        raise SpecError(f"cannot parse {path}:{exc.lineno}:{exc.colno}: {exc.msg}") from None
+        raise SpecError(f"cannot parse {source}:{exc.lineno}:{exc.colno}: {exc.msg}") from None
     except yaml.YAMLError as exc:   # PyYAML's own text names the input "<unicode string>"
-        raise SpecError(f"cannot parse {yaml_problem(exc, path)}") from None
+        raise SpecError(f"cannot parse {yaml_problem(exc, source)}") from None
     if not isinstance(data, dict):
-        raise SpecError(f"{path}: top level is not a mapping")
-    stringified: dict[str, Any] = _stringify_keys(data)
-    return stringified
+        raise SpecError(f"{source}: top level is not a mapping")
+    plain: dict[str, Any] = _json_values(data)
+    return plain
 
 
-def _stringify_keys(node: Any) -> Any:
-    # YAML reads `200:` as the integer 200; OpenAPI (being JSON) means the string.
+def _json_values(node: Any) -> Any:
+    # OpenAPI is JSON written as YAML: YAML reads `200:` as the integer 200 and an unquoted
+    # timestamp as a datetime, where the author (and every JSON consumer) means strings.
     if isinstance(node, dict):
-        return {str(key): _stringify_keys(value) for key, value in node.items()}
+        return {str(key): _json_values(value) for key, value in node.items()}
     if isinstance(node, list):
-        return [_stringify_keys(item) for item in node]
+        return [_json_values(item) for item in node]
+    if isinstance(node, datetime.datetime):
+        text = node.isoformat()
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
+    if isinstance(node, datetime.date):
+        return node.isoformat()
     return node
+
+
+def validation_problems(document: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """(pointer, one-line message) for every way the document is not valid OpenAPI."""
+    # Imported here: `uapi generate` and `uapi diff` never validate and need not pay for the import.
+    from jsonschema_path import SchemaPath
+    from openapi_spec_validator.shortcuts import get_validator_cls
+    from openapi_spec_validator.validation.exceptions import ValidatorDetectError
+    from referencing.exceptions import Unresolvable
+
+    try:
+        validator = get_validator_cls(document)(SchemaPath.from_dict(document))
+        for error in validator.iter_errors():
+            where = pointer(*error.absolute_path) if error.absolute_path else "#"
+            yield where, error.message.splitlines()[0]
+    except ValidatorDetectError:
+        yield "#/openapi", "no supported `openapi`/`swagger` version field"
+    except Unresolvable as exc:
+        yield "#", f"unresolvable reference {getattr(exc, 'ref', '')!r}"
 
 
 def escape(token: str) -> str:
@@ -72,19 +117,23 @@ def child(base: str, *tokens: str | int) -> str:
     return base + pointer(*tokens)[1:]
 
 
+class ReferenceProblem(SpecError):
+    """A `$ref` that cannot be followed: not a string, not local, dangling, or cyclic."""
+
+
 def lookup(document: dict[str, Any], ref: str) -> Any:
-    """Return the node a local ``#/...`` pointer designates."""
-    if not ref.startswith("#"):
-        raise SpecError(f"only local references are supported: {ref}")
+    """Return the node a local ``#/...`` pointer designates (``#`` alone is the document)."""
+    if ref != "#" and not ref.startswith("#/"):
+        raise ReferenceProblem(f"only local references are supported, got {ref!r}")
     node: Any = document
-    for token in ref[1:].split("/")[1:]:
+    for token in ref[2:].split("/") if ref != "#" else []:
         token = unescape(token)
         if isinstance(node, dict) and token in node:
             node = node[token]
         elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
             node = node[int(token)]
         else:
-            raise SpecError(f"unresolvable reference: {ref}")
+            raise ReferenceProblem(f"reference {ref!r} points nowhere")
     return node
 
 
@@ -95,10 +144,12 @@ def resolve(document: dict[str, Any], node: Any, where: str = "") -> tuple[Any, 
     components are reported once, at the component, not at every use.
     """
     seen: set[str] = set()
-    while isinstance(node, dict) and isinstance(node.get("$ref"), str):
+    while isinstance(node, dict) and "$ref" in node:
         ref = node["$ref"]
+        if not isinstance(ref, str):
+            raise ReferenceProblem("$ref must be a string")
         if ref in seen:
-            raise SpecError(f"reference cycle through {ref}")
+            raise ReferenceProblem(f"reference cycle through {ref!r}")
         seen.add(ref)
         node, where = lookup(document, ref), ref
     return node, where
