@@ -8,6 +8,7 @@ from starlette.responses import Response
 
 from uapi.accounts import Extension, Principal, User, resolve_extensions, resolve_user
 from uapi.call_document import CallOptions
+from uapi.call_types import CallDoc
 from uapi.errors import bad_request
 from uapi.filters import list_query
 from uapi.services import Services, current
@@ -41,14 +42,16 @@ def _fields(services: Services, fields: str | None) -> set[str] | None:
     return names | {"id"}
 
 
-def _present(doc: dict[str, Any], fields: set[str] | None) -> dict[str, Any]:
-    call = dict(doc["call"])
+def _present(doc: CallDoc, fields: set[str] | None) -> dict[str, object]:
+    """The PhoneCall as answered: the stored one with its `links`, cut to `fields`."""
+    call = doc["call"]
     base = f"{request.url.scheme}://{request.url.netloc}"
-    call["links"] = {"self": f"{base}/uapi/phoneCalls/{doc['userId']}/{call['extension']}/{call['id']}"}
-    return call if fields is None else {k: v for k, v in call.items() if k in fields}
+    self_link = f"{base}/uapi/phoneCalls/{doc['userId']}/{call['extension']}/{call['id']}"
+    answered: dict[str, object] = {**call, "links": {"self": self_link}}
+    return answered if fields is None else {k: v for k, v in answered.items() if k in fields}
 
 
-def _collection(docs: list[dict[str, Any]], total: int, start: int, fields: set[str] | None) -> dict[str, Any]:
+def _collection(docs: list[CallDoc], total: int, start: int, fields: set[str] | None) -> dict[str, Any]:
     entry = [_present(doc, fields) for doc in docs]
     return {"startIndex": start, "itemsPerPage": len(entry), "totalResults": total, "entry": entry}
 
