@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from uapi.accounts import EXTENDED_NUMBER, Directory, Extension, User
-from uapi.call_types import CallDoc, Flow, PartyState, PhoneCall, Role, Status, View
+from uapi.call_types import CallDoc, CallKind, Flow, PartyState, PhoneCall, Role, Status, View
 from uapi.errors import bad_request
 from uapi.lifecycle import iso, next_event, projected_end
 from uapi.store import CallState
@@ -26,7 +26,8 @@ from uapi.store import CallState
 PUBLIC_NUMBER = re.compile(r"^\+?[0-9]+$")
 # Which extension type places each kind of call, and whether its sources ring first
 # (a callback rings the source back; a simple call starts from a phone already off hook).
-KINDS = {"simple": ("phone_terminal", False), "callback": ("callback", True), "conferenceInvite": ("conference", False)}
+KINDS = {CallKind.SIMPLE: ("phone_terminal", False), CallKind.CALLBACK: ("callback", True),
+         CallKind.CONFERENCE_INVITE: ("conference", False)}
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ def next_view_id(views: list[View]) -> str:
     return f"{max((int(v['id']) for v in views), default=-1) + 1:02d}"
 
 
-def new_document(kind: str, call_id: str, charged: Extension, parties: list[Party],
+def new_document(kind: CallKind, call_id: str, charged: Extension, parties: list[Party],
                   view_in: dict[str, Any], nonce: str | None, options: CallOptions, now: int,
                   sequential: bool, live: bool = False) -> CallDoc:
     """The call as placed. Who rings first depends on the switch: the simulator takes the
@@ -140,7 +141,7 @@ def new_document(kind: str, call_id: str, charged: Extension, parties: list[Part
         record["dialled"] = dialled
         if is_source and not rings:
             record["offHook"] = True
-        if is_source and sequential and kind == "simple":
+        if is_source and sequential and kind == CallKind.SIMPLE:
             record["autoAnswer"] = True
         if rings:
             record["ringUntil"] = now + options.wait_for_pickup * 1000

@@ -14,7 +14,7 @@ which compare equal to the members (nothing here asks a value for its enum `name
 from __future__ import annotations
 
 from enum import IntEnum, StrEnum
-from typing import Any, NotRequired, TypedDict, cast
+from typing import Any, Literal, NotRequired, TypedDict, cast
 
 
 class Flow(IntEnum):
@@ -59,6 +59,14 @@ class Cause(StrEnum):
     DURATION_LIMIT = "duration_limit"
     COMPLETED = "completed"
     SWITCH_RESTART = "switch_restart"
+
+
+class CallKind(StrEnum):
+    """Which create placed the call (the operation's path: `.../simple`, `.../callback`, ...)."""
+
+    SIMPLE = "simple"
+    CALLBACK = "callback"
+    CONFERENCE_INVITE = "conferenceInvite"
 
 
 class Role(StrEnum):
@@ -126,7 +134,7 @@ class PartyState(TypedDict):
 class Options(TypedDict):
     """The create's query parameters, and how the call was placed."""
 
-    kind: str   # a key of uapi.call_document.KINDS
+    kind: CallKind
     waitForPickup: int
     callDuration: int
     allowPublicTransfer: bool
@@ -134,7 +142,7 @@ class Options(TypedDict):
     conferenceNumber: str | None
     conferencePin: str | None
     liveSwitch: NotRequired[bool]   # real phones (absent in documents older than the SIP switch)
-    placedBy: NotRequired[str]   # "phone": dialled on a registered phone, not placed through the API
+    placedBy: NotRequired[Literal["phone"]]   # dialled on a registered phone, not placed through the API
 
 
 class Timers(TypedDict, total=False):

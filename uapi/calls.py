@@ -25,7 +25,7 @@ from uapi.call_document import (  # noqa: F401  (CallOptions: part of this modul
     new_document,
     parse_party,
 )
-from uapi.call_types import CallDoc, Role, from_json, to_json
+from uapi.call_types import CallDoc, CallKind, Role, from_json, to_json
 from uapi.errors import UapiError, bad_request
 from uapi.lifecycle import advance, apply_event, close_legs, digits, end_after_restart, next_event
 from uapi.store import ListQuery, Store, StoredCall
@@ -56,7 +56,7 @@ class CallService:
 
     # -- create --------------------------------------------------------------------
 
-    async def create(self, kind: str, user: User, charged: Extension, body: dict[str, Any],
+    async def create(self, kind: CallKind, user: User, charged: Extension, body: dict[str, Any],
                      options: CallOptions, principal: Principal) -> CallDoc:
         """Place a call for `user` on `charged`, on behalf of the app `principal` (whose scope
         limits the phones the call may start from)."""
@@ -66,7 +66,7 @@ class CallService:
                                                    f"this call needs a {ext_type} extension.")
         view_in = body["phoneCallView"][0]
         parties = self._parties(kind, user, charged, view_in, principal)
-        if BRIDGE not in self.switch.capabilities and (kind == "conferenceInvite" or len(parties) > 2):
+        if BRIDGE not in self.switch.capabilities and (kind == CallKind.CONFERENCE_INVITE or len(parties) > 2):
             raise bad_request("pc_bridge_unavailable", "This switch has no conference bridge: it connects two "
                                                        "parties, and conference invites need a bridge.")
         now = self.now_ms()
@@ -92,11 +92,11 @@ class CallService:
         await self.store.insert_call(doc["call"]["id"], charged.organization.id, now, call_state(doc), to_json(doc),
                                      sorted(members))
 
-    def _parties(self, kind: str, user: User, charged: Extension, view_in: dict[str, Any],
+    def _parties(self, kind: CallKind, user: User, charged: Extension, view_in: dict[str, Any],
                  principal: Principal) -> list[Party]:
         sources = listify(view_in.get("source"))
         if not sources:
-            if kind == "callback":
+            if kind == CallKind.CALLBACK:
                 raise bad_request("pc_source_invalid", "A callback call needs the source number to call back.")
             sources = [charged.number]
         parties = [self._source(raw, user, principal) for raw in sources]
@@ -151,7 +151,7 @@ class CallService:
         source = Party(caller.extended, caller, Role.SOURCE)
         view_in = {"source": [caller.number], "destination": [number]}
         now = self.now_ms()
-        doc = new_document("simple", self.new_id(), caller, [source, callee], view_in, None, CallOptions(), now,
+        doc = new_document(CallKind.SIMPLE, self.new_id(), caller, [source, callee], view_in, None, CallOptions(), now,
                            sequential=False, live=LIVE in self.switch.capabilities)
         doc["options"]["placedBy"] = "phone"
         party = doc["parties"][1]
