@@ -1,6 +1,6 @@
 """How a call moves through time: ringing, answer, the end, and the legs that close.
 
-A call is one JSON document (see `uapi.calls`). Every function here is pure: it takes a
+A call is one JSON document (its shape: `uapi.call_types`). Every function here is pure: it takes a
 document and answers the next one, never touching the input. Timed events (a party answers
 after the simulator's delay, nobody answers within `waitForPickup`, `callDuration` runs out,
 a parked call's `maxInParking` passes) are kept as deadlines in the document; `advance`
@@ -18,7 +18,7 @@ from uapi.call_types import CallDoc, Cause, Disposition, EndedBy, PartyState, St
 from uapi.switch import EventKind
 
 # What a call that ended before anyone answered says in every view, by its cause.
-UNANSWERED_OUTCOME = {Cause.BUSY: Disposition.BUSY, Cause.FAILED: Disposition.FAILED}
+UNANSWERED_OUTCOME: dict[Cause | None, Disposition] = {Cause.BUSY: Disposition.BUSY, Cause.FAILED: Disposition.FAILED}
 NOT_ALLOWED_STATUSES = frozenset({401, 403, 407})   # SIP refusals that mean the party may not be called
 # The timed events a call keeps as deadlines.
 Deadline = Literal["answer", "ring_timeout", "duration", "unpark"]
@@ -178,7 +178,7 @@ def _disposition(doc: CallDoc, party: PartyState, cause: Cause | None = None) ->
     answered and so was the party; a call nobody answered says busy, failed or no answer."""
     if "answered" in doc["call"]:
         return Disposition.ANSWERED if party["answered"] else Disposition.NO_ANSWER
-    return UNANSWERED_OUTCOME.get(cause, Disposition.NO_ANSWER) if cause else Disposition.NO_ANSWER
+    return UNANSWERED_OUTCOME.get(cause, Disposition.NO_ANSWER)
 
 
 def end_call(doc: CallDoc, now: int, ended_by: EndedBy, cause: Cause) -> CallDoc:
