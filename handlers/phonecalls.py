@@ -8,6 +8,7 @@ from starlette.responses import Response
 
 from uapi.accounts import Extension, Principal, User, resolve_extensions, resolve_user
 from uapi.call_document import CallOptions
+from uapi.call_types import CallDoc, CallKind
 from uapi.errors import bad_request
 from uapi.filters import list_query
 from uapi.services import Services, current
@@ -41,19 +42,21 @@ def _fields(services: Services, fields: str | None) -> set[str] | None:
     return names | {"id"}
 
 
-def _present(doc: dict[str, Any], fields: set[str] | None) -> dict[str, Any]:
-    call = dict(doc["call"])
+def _present(doc: CallDoc, fields: set[str] | None) -> dict[str, object]:
+    """The PhoneCall as answered: the stored one with its `links`, cut to `fields`."""
+    call = doc["call"]
     base = f"{request.url.scheme}://{request.url.netloc}"
-    call["links"] = {"self": f"{base}/uapi/phoneCalls/{doc['userId']}/{call['extension']}/{call['id']}"}
-    return call if fields is None else {k: v for k, v in call.items() if k in fields}
+    self_link = f"{base}/uapi/phoneCalls/{doc['userId']}/{call['extension']}/{call['id']}"
+    answered: dict[str, object] = {**call, "links": {"self": self_link}}
+    return answered if fields is None else {k: v for k, v in answered.items() if k in fields}
 
 
-def _collection(docs: list[dict[str, Any]], total: int, start: int, fields: set[str] | None) -> dict[str, Any]:
+def _collection(docs: list[CallDoc], total: int, start: int, fields: set[str] | None) -> dict[str, Any]:
     entry = [_present(doc, fields) for doc in docs]
     return {"startIndex": start, "itemsPerPage": len(entry), "totalResults": total, "entry": entry}
 
 
-async def _create(kind: str, user_id: str, body: dict[str, Any], token_info: dict[str, Any], fields: str | None,
+async def _create(kind: CallKind, user_id: str, body: dict[str, Any], token_info: dict[str, Any], fields: str | None,
                   options: CallOptions) -> Reply:
     services = current()
     wanted = _fields(services, fields)
@@ -80,7 +83,7 @@ async def create_simple_phone_call(user_id: str, body: dict[str, Any], token_inf
                                    call_duration: int | None = None, allow_public_transfer: bool | None = None,
                                    video: bool | None = None) -> Reply:
     options = _options(wait_for_pickup, call_duration, allow_public_transfer, video)
-    return await _create("simple", user_id, body, token_info, fields, options)
+    return await _create(CallKind.SIMPLE, user_id, body, token_info, fields, options)
 
 
 async def create_callback_phone_call(user_id: str, body: dict[str, Any], token_info: dict[str, Any],
@@ -88,7 +91,7 @@ async def create_callback_phone_call(user_id: str, body: dict[str, Any], token_i
                                      call_duration: int | None = None, allow_public_transfer: bool | None = None,
                                      video: bool | None = None) -> Reply:
     options = _options(wait_for_pickup, call_duration, allow_public_transfer, video)
-    return await _create("callback", user_id, body, token_info, fields, options)
+    return await _create(CallKind.CALLBACK, user_id, body, token_info, fields, options)
 
 
 async def create_conference_invite_phone_call(user_id: str, body: dict[str, Any], token_info: dict[str, Any],
@@ -97,7 +100,7 @@ async def create_conference_invite_phone_call(user_id: str, body: dict[str, Any]
                                               allow_public_transfer: bool | None = None, video: bool | None = None,
                                               number: str | None = None, pin: str | None = None) -> Reply:
     options = _options(wait_for_pickup, call_duration, allow_public_transfer, video, number=number, pin=pin)
-    return await _create("conferenceInvite", user_id, body, token_info, fields, options)
+    return await _create(CallKind.CONFERENCE_INVITE, user_id, body, token_info, fields, options)
 
 
 async def list_phone_calls(user_id: str, extension: str, token_info: dict[str, Any], count: int = 20,

@@ -10,15 +10,14 @@ UnPark connect it in place of the ringing or parking party; Transfer replaces th
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Callable
 from typing import Any, NoReturn
 
 from uapi.accounts import EXTENDED_NUMBER, Directory, Extension, Organization
+from uapi.call_document import PUBLIC_NUMBER, new_party, new_view, next_view_id
+from uapi.call_types import CallDoc, Flow, PartyState, Role, Status, View
 from uapi.errors import bad_request
 from uapi.lifecycle import (
-    STATUS_RINGING,
-    Doc,
     active,
     answer_now,
     digits,
@@ -32,11 +31,10 @@ from uapi.lifecycle import (
 )
 from uapi.switch import HOLD, MEDIA, PARK, TRANSFER
 
-PUBLIC_NUMBER = re.compile(r"^\+?[0-9]+$")
 DEFAULT_WAIT_FOR_PICKUP = 25
 
-
-Action = Callable[[Doc, dict[str, Any], Directory, int], None]
+# An action changes a copy of the document in place; `body` is the request's JSON.
+Action = Callable[[CallDoc, dict[str, Any], Directory, int], None]
 ACTIONS: dict[str, Action] = {}
 # What each action needs of the switch (see uapi.switch); the domain refuses an action the
 # switch cannot carry (pc_action_unsupported) instead of pretending it happened.
@@ -52,7 +50,7 @@ def action(name: str) -> Callable[[Action], Action]:
     return register
 
 
-def apply(doc: Doc, body: dict[str, Any], directory: Directory, now: int) -> Doc:
+def apply(doc: CallDoc, body: dict[str, Any], directory: Directory, now: int) -> CallDoc:
     """The call after the action in `body`; `doc` is live and already advanced to `now`."""
     name = body.get("action")
     if name not in ACTIONS:
@@ -65,11 +63,11 @@ def apply(doc: Doc, body: dict[str, Any], directory: Directory, now: int) -> Doc
 # -- shared rules ----------------------------------------------------------------------
 
 
-def _organization(doc: Doc, directory: Directory) -> Organization:
+def _organization(doc: CallDoc, directory: Directory) -> Organization:
     return directory.organizations[doc["call"]["ownerId"]]
 
 
-def _view(doc: Doc, body: dict[str, Any]) -> dict[str, Any]:
+def _view(doc: CallDoc, body: dict[str, Any]) -> View:
     view_id = body.get("phoneCallViewId")
     if view_id is None:
         raise bad_request("pc_phonecallviewid_invalid", f"{body['action']} needs phoneCallViewId.")
@@ -80,16 +78,16 @@ def _view(doc: Doc, body: dict[str, Any]) -> dict[str, Any]:
     raise bad_request("pc_phonecallviewid_invalid", f"No view {view_id} of a party still on the call.")
 
 
-def _party_of_view(doc: Doc, view: dict[str, Any]) -> dict[str, Any]:
+def _party_of_view(doc: CallDoc, view: View) -> PartyState:
     return next(p for p in active(doc) if p["view"] == view["id"])
 
 
-def _answered(doc: Doc, name: str) -> None:
+def _answered(doc: CallDoc, name: str) -> None:
     if "answered" not in doc["call"]:
         raise bad_request("pc_call_not_answered", f"{name} needs a call that has been answered.")
 
 
-def _phone_terminal(doc: Doc, body: dict[str, Any], directory: Directory) -> Extension:
+def _phone_terminal(doc: CallDoc, body: dict[str, Any], directory: Directory) -> Extension:
     """`sendCallTo` as a phone terminal of the call's organization."""
     target = body.get("sendCallTo")
     if not target:
@@ -107,12 +105,12 @@ def _refuse_target(target: object) -> NoReturn:
                       f"sendCallTo {target} must be a phone terminal extension of the call's organization.")
 
 
-def _not_on_call(doc: Doc, number: str) -> None:
+def _not_on_call(doc: CallDoc, number: str) -> None:
     if any(p["number"] == number for p in active(doc)):
         raise bad_request("pc_sendcallto_invalid", f"{number} is already on the call.")
 
 
-def _party(doc: Doc, body: dict[str, Any], field: str) -> dict[str, Any]:
+def _party(doc: CallDoc, body: dict[str, Any], field: str) -> PartyState:
     number = body.get(field)
     if not number or not PUBLIC_NUMBER.match(str(number).replace("*", "")):
         raise bad_request(f"pc_{field.lower()}_invalid", f"{body['action']} needs {field}, a number on the call.")
@@ -123,26 +121,24 @@ def _party(doc: Doc, body: dict[str, Any], field: str) -> dict[str, Any]:
     raise bad_request(f"pc_{field.lower()}_invalid", f"{number} is not a party of the call.")
 
 
-def _join(doc: Doc, number: str, ext: Extension | None, now: int, ring_seconds: int | None,
-          directory: Directory, caller_id: str | None = None) -> dict[str, Any]:
+def _join(doc: CallDoc, number: str, ext: Extension | None, now: int, ring_seconds: int | None,
+          directory: Directory, caller_id: str | None = None) -> PartyState:
     """Add a party: a new view for an extension; a public number shows in the views' destination."""
-    party: dict[str, Any] = {"number": number, "extension": ext is not None, "role": "destination",
-                             "view": None, "left": False, "answered": False}
+    views = doc["call"]["phoneCallView"]
+    view = None
+    if ext is None:
+        for other in views:
+            other["destination"] = [*other["destination"], number]
+    else:
+        view = new_view(next_view_id(views), ext, views[0]["source"] if views else [], [ext.number], Flow.LOCAL,
+                        Status.RINGING, caller_id or ext.caller_id, iso(now))
+        views.append(view)
+    party = new_party(number, ext, Role.DESTINATION, view, answered=False)
     if ring_seconds:
         party["ringUntil"] = now + ring_seconds * 1000
     else:
         party["autoAnswer"] = True  # the party asked for the call (PickUp, UnPark): its phone answers by itself
     doc["parties"].append(party)
-    views = doc["call"]["phoneCallView"]
-    if ext is None:
-        for view in views:
-            view["destination"] = [*view.get("destination", []), number]
-        return party
-    party["view"] = f"{max((int(v['id']) for v in views), default=-1) + 1:02d}"
-    view = {"id": party["view"], "extension": ext.extended, "source": views[0]["source"] if views else [],
-            "destination": [ext.number], "flow": 2, "status": STATUS_RINGING, "ringing": iso(now),
-            "callerId": caller_id or ext.caller_id}
-    views.append({k: v for k, v in view.items() if v is not None})
     return party
 
 
@@ -165,17 +161,17 @@ def _ring_seconds(body: dict[str, Any]) -> int:
 
 
 @action("OnHold")
-def _on_hold(doc: Doc, body: dict[str, Any], directory: Directory, now: int) -> None:
+def _on_hold(doc: CallDoc, body: dict[str, Any], directory: Directory, now: int) -> None:
     view = _view(doc, body)
     _answered(doc, "OnHold")
     if any("onHold" in v for v in doc["call"]["phoneCallView"]):
         raise bad_request("pc_call_on_hold", "The call is already on hold.")
     for other in doc["call"]["phoneCallView"]:
-        other.update(onHold=iso(now), holder=1 if other is view else 0)
+        other.update({"onHold": iso(now), "holder": int(other is view)})
 
 
 @action("OffHold")
-def _off_hold(doc: Doc, body: dict[str, Any], directory: Directory, now: int) -> None:
+def _off_hold(doc: CallDoc, body: dict[str, Any], directory: Directory, now: int) -> None:
     _view(doc, body)
     if not any("onHold" in v for v in doc["call"]["phoneCallView"]):
         raise bad_request("pc_call_not_on_hold", "The call is not on hold.")
@@ -185,7 +181,7 @@ def _off_hold(doc: Doc, body: dict[str, Any], directory: Directory, now: int) ->
 
 
 @action("StartRecording")
-def _start_recording(doc: Doc, body: dict[str, Any], directory: Directory, now: int) -> None:
+def _start_recording(doc: CallDoc, body: dict[str, Any], directory: Directory, now: int) -> None:
     view = _view(doc, body)
     _answered(doc, "StartRecording")
     if "recording" in view:
@@ -195,7 +191,7 @@ def _start_recording(doc: Doc, body: dict[str, Any], directory: Directory, now: 
 
 
 @action("StopRecording")
-def _stop_recording(doc: Doc, body: dict[str, Any], directory: Directory, now: int) -> None:
+def _stop_recording(doc: CallDoc, body: dict[str, Any], directory: Directory, now: int) -> None:
     view = _view(doc, body)
     if "recording" not in view:
         raise bad_request("pc_call_not_recording", f"View {view['id']} is not recording.")
@@ -203,7 +199,7 @@ def _stop_recording(doc: Doc, body: dict[str, Any], directory: Directory, now: i
 
 
 @action("Park")
-def _park(doc: Doc, body: dict[str, Any], directory: Directory, now: int) -> None:
+def _park(doc: CallDoc, body: dict[str, Any], directory: Directory, now: int) -> None:
     view = _view(doc, body)
     _answered(doc, "Park")
     if doc["timers"].get("parkedUntil") is not None:
@@ -215,13 +211,13 @@ def _park(doc: Doc, body: dict[str, Any], directory: Directory, now: int) -> Non
     # it stable across reads. A real switch reports the slot it used.
     position = 1 + sum(map(ord, doc["call"]["id"])) % 100
     for other in doc["call"]["phoneCallView"]:
-        other.update(parked=iso(now), parkedPos=position, parkedBy=view["extension"])
+        other.update({"parked": iso(now), "parkedPos": position, "parkedBy": view["extension"]})
     doc["timers"]["parkedUntil"] = now + max_in_parking * 1000
     park_away(doc, _party_of_view(doc, view))
 
 
 @action("UnPark")
-def _unpark(doc: Doc, body: dict[str, Any], directory: Directory, now: int) -> None:
+def _unpark(doc: CallDoc, body: dict[str, Any], directory: Directory, now: int) -> None:
     _view(doc, body)
     if doc["timers"].get("parkedUntil") is None:
         raise bad_request("pc_call_not_parked", "The call is not parked.")
@@ -239,9 +235,9 @@ def _unpark(doc: Doc, body: dict[str, Any], directory: Directory, now: int) -> N
 
 
 @action("PickUp")
-def _pick_up(doc: Doc, body: dict[str, Any], directory: Directory, now: int) -> None:
+def _pick_up(doc: CallDoc, body: dict[str, Any], directory: Directory, now: int) -> None:
     view = _view(doc, body)
-    if view.get("status") != STATUS_RINGING:
+    if view["status"] != Status.RINGING:
         raise bad_request("pc_view_not_ringing", f"View {view['id']} is not ringing; only a ringing party can be picked up.")
     target = _phone_terminal(doc, body, directory)
     _not_on_call(doc, target.extended)
@@ -252,7 +248,7 @@ def _pick_up(doc: Doc, body: dict[str, Any], directory: Directory, now: int) -> 
 
 
 def _add_listener(name: str) -> Action:
-    def add(doc: Doc, body: dict[str, Any], directory: Directory, now: int) -> None:
+    def add(doc: CallDoc, body: dict[str, Any], directory: Directory, now: int) -> None:
         _view(doc, body)
         _answered(doc, name)
         if name == "Whisper" and body.get("private") not in (None, 0, 1, "0", "1"):
@@ -268,7 +264,7 @@ for _name in ("BargeIn", "Whisper", "Monitor"):
 
 
 @action("Transfer")
-def _transfer(doc: Doc, body: dict[str, Any], directory: Directory, now: int) -> None:
+def _transfer(doc: CallDoc, body: dict[str, Any], directory: Directory, now: int) -> None:
     _answered(doc, "Transfer")
     moving = _party(doc, body, "transferNumber")
     leaving = _party(doc, body, "transferFromNumber")
@@ -293,6 +289,6 @@ def _transfer(doc: Doc, body: dict[str, Any], directory: Directory, now: int) ->
 
 
 @action("TransferToVoicemail")
-def _transfer_to_voicemail(doc: Doc, body: dict[str, Any], directory: Directory, now: int) -> None:
+def _transfer_to_voicemail(doc: CallDoc, body: dict[str, Any], directory: Directory, now: int) -> None:
     _phone_terminal(doc, body, directory)
     leave(doc, _party(doc, body, "transferNumber"), now)

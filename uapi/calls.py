@@ -25,11 +25,12 @@ from uapi.call_document import (  # noqa: F401  (CallOptions: part of this modul
     new_document,
     parse_party,
 )
+from uapi.call_types import CallDoc, CallKind, Role, from_json, to_json
 from uapi.errors import UapiError, bad_request
-from uapi.lifecycle import Doc, advance, apply_event, close_legs, digits, end_after_restart, next_event
+from uapi.lifecycle import advance, apply_event, close_legs, digits, end_after_restart, next_event
 from uapi.store.port import CallStore, ListQuery, StoredCall
 from uapi.switch import BRIDGE, LIVE, OFF_HOOK_SOURCE, Accept, IncomingCall, Leg, Reject, Switch, SwitchEvent
-from uapi.switch_commands import NOTHING, commands_between
+from uapi.switch_commands import commands_between
 
 log = logging.getLogger("uapi")
 MAX_RACE_RETRIES = 100
@@ -55,8 +56,8 @@ class CallService:
 
     # -- create --------------------------------------------------------------------
 
-    async def create(self, kind: str, user: User, charged: Extension, body: dict[str, Any],
-                     options: CallOptions, principal: Principal) -> Doc:
+    async def create(self, kind: CallKind, user: User, charged: Extension, body: dict[str, Any],
+                     options: CallOptions, principal: Principal) -> CallDoc:
         """Place a call for `user` on `charged`, on behalf of the app `principal` (whose scope
         limits the phones the call may start from)."""
         ext_type = KINDS[kind][0]
@@ -65,7 +66,7 @@ class CallService:
                                                    f"this call needs a {ext_type} extension.")
         view_in = body["phoneCallView"][0]
         parties = self._parties(kind, user, charged, view_in, principal)
-        if BRIDGE not in self.switch.capabilities and (kind == "conferenceInvite" or len(parties) > 2):
+        if BRIDGE not in self.switch.capabilities and (kind == CallKind.CONFERENCE_INVITE or len(parties) > 2):
             raise bad_request("pc_bridge_unavailable", "This switch has no conference bridge: it connects two "
                                                        "parties, and conference invites need a bridge.")
         now = self.now_ms()
@@ -75,7 +76,7 @@ class CallService:
                            LIVE in self.switch.capabilities)
         async with self._turn(call_id):
             await self._insert(doc, charged, now)
-            known = await self._tell_switch(NOTHING, doc)
+            known = await self._tell_switch(None, doc)
         if not known:
             return doc
         # None when nothing changed: a hang-up of the whole extension may have ended the new call
@@ -84,31 +85,31 @@ class CallService:
         if applied is not None:
             return applied
         stored = await self.store.load_call(call_id)
-        return stored.doc if stored is not None else doc
+        return from_json(stored.doc) if stored is not None else doc
 
-    async def _insert(self, doc: Doc, charged: Extension, now: int) -> None:
+    async def _insert(self, doc: CallDoc, charged: Extension, now: int) -> None:
         members = members_of(doc, self.directory) | {(charged.extended, charged.user.id)}
-        await self.store.insert_call(doc["call"]["id"], charged.organization.id, now, call_state(doc), doc,
+        await self.store.insert_call(doc["call"]["id"], charged.organization.id, now, call_state(doc), to_json(doc),
                                      sorted(members))
 
-    def _parties(self, kind: str, user: User, charged: Extension, view_in: dict[str, Any],
+    def _parties(self, kind: CallKind, user: User, charged: Extension, view_in: dict[str, Any],
                  principal: Principal) -> list[Party]:
         sources = listify(view_in.get("source"))
         if not sources:
-            if kind == "callback":
+            if kind == CallKind.CALLBACK:
                 raise bad_request("pc_source_invalid", "A callback call needs the source number to call back.")
             sources = [charged.number]
         parties = [self._source(raw, user, principal) for raw in sources]
-        parties += [parse_party(raw, "destination", self.directory, user, "pc_destination_invalid")
+        parties += [parse_party(raw, Role.DESTINATION, self.directory, user, "pc_destination_invalid")
                     for raw in listify(view_in.get("destination"))]
         seen: set[str] = set()
         for party in parties:
             key = party.number if party.extension else digits(party.number)
             if key in seen:
-                code = "pc_destination_invalid" if party.role == "destination" else "pc_source_invalid"
+                code = "pc_destination_invalid" if party.role == Role.DESTINATION else "pc_source_invalid"
                 raise bad_request(code, f"{party.number} appears more than once on the call.")
             seen.add(key)
-        if not any(p.role == "destination" for p in parties):
+        if not any(p.role == Role.DESTINATION for p in parties):
             raise bad_request("pc_destination_invalid", "At least one destination is needed.")
         return parties
 
@@ -121,13 +122,13 @@ class CallService:
         if EXTENDED_NUMBER.match(number):
             ext = self.directory.extensions.get(number)
         else:
-            party = parse_party(raw, "source", self.directory, user, "pc_source_invalid")  # malformed: 400
+            party = parse_party(raw, Role.SOURCE, self.directory, user, "pc_source_invalid")  # malformed: 400
             if party.extension is None:
                 return party  # a public number (a callback rings it first)
             ext = party.extension
         if ext is None or ext.organization != user.organization or not in_scope(principal, ext.user):
             raise bad_request("pc_source_invalid", f"{number} is not a phone this app may place calls from.")
-        return Party(ext.extended, ext, "source")
+        return Party(ext.extended, ext, Role.SOURCE)
 
     # -- what phones dial ------------------------------------------------------------
 
@@ -142,15 +143,15 @@ class CallService:
             return Reject(403, "Not a phone of this service")
         number = dialled.dialled.strip()
         try:
-            callee = parse_party(number, "destination", self.directory, caller.user, "pc_destination_invalid")
+            callee = parse_party(number, Role.DESTINATION, self.directory, caller.user, "pc_destination_invalid")
         except UapiError:
             return Reject(404, "No such number")
         if callee.extension is not None and (callee.extension.type != "phone_terminal" or callee.extension == caller):
             return Reject(404 if callee.extension != caller else 403, "Not a phone that can be called")
-        source = Party(caller.extended, caller, "source")
+        source = Party(caller.extended, caller, Role.SOURCE)
         view_in = {"source": [caller.number], "destination": [number]}
         now = self.now_ms()
-        doc = new_document("simple", self.new_id(), caller, [source, callee], view_in, None, CallOptions(), now,
+        doc = new_document(CallKind.SIMPLE, self.new_id(), caller, [source, callee], view_in, None, CallOptions(), now,
                            sequential=False, live=LIVE in self.switch.capabilities)
         doc["options"]["placedBy"] = "phone"
         party = doc["parties"][1]
@@ -175,13 +176,13 @@ class CallService:
 
     # -- read ----------------------------------------------------------------------
 
-    async def list_live(self, extensions: Iterable[Extension], query: ListQuery) -> tuple[int, list[Doc]]:
+    async def list_live(self, extensions: Iterable[Extension], query: ListQuery) -> tuple[int, list[CallDoc]]:
         now = self.now_ms()
         total, page = await self.store.live_calls_page([e.extended for e in extensions], now, query)
-        return total, [advance(stored.doc, now) for stored in page]
+        return total, [advance(from_json(stored.doc), now) for stored in page]
 
-    async def get(self, extensions: Iterable[Extension], call_id: str) -> Doc:
-        return advance((await self._find(extensions, call_id)).doc, self.now_ms())
+    async def get(self, extensions: Iterable[Extension], call_id: str) -> CallDoc:
+        return advance(from_json((await self._find(extensions, call_id)).doc), self.now_ms())
 
     async def _find(self, extensions: Iterable[Extension], call_id: str) -> StoredCall:
         stored = await self.store.find_call(call_id, [e.extended for e in extensions])
@@ -192,7 +193,7 @@ class CallService:
     # -- change --------------------------------------------------------------------
 
     async def hang_up(self, extensions: Sequence[Extension], call_id: str | None,
-                      phone_number: str | None) -> list[Doc]:
+                      phone_number: str | None) -> list[CallDoc]:
         """Close legs of the selected live calls; answer each call that lost at least one."""
         if call_id is not None:
             candidates = [await self._find(extensions, call_id)]
@@ -206,7 +207,7 @@ class CallService:
                 hung_up.append(doc)
         return hung_up
 
-    async def update(self, extensions: Sequence[Extension], call_id: str, body: dict[str, Any]) -> Doc:
+    async def update(self, extensions: Sequence[Extension], call_id: str, body: dict[str, Any]) -> CallDoc:
         needed = actions.CAPABILITY.get(str(body.get("action")))
         if needed is not None and needed not in self.switch.capabilities:
             raise bad_request("pc_action_unsupported", f"{body['action']} needs {needed} support, which this "
@@ -230,8 +231,8 @@ class CallService:
             await self._transition(stored, lambda doc, _now: doc)
         return len(due)
 
-    async def _transition(self, stored: StoredCall, step: Callable[[Doc, int], Doc | None],
-                          decline_error: bool = False) -> Doc | None:
+    async def _transition(self, stored: StoredCall, step: Callable[[CallDoc, int], CallDoc | None],
+                          decline_error: bool = False) -> CallDoc | None:
         """Advance a call to now, apply `step`, and write the result if this writer wins.
 
         Answers the written document (after the switch was told), or None when the call was
@@ -259,26 +260,27 @@ class CallService:
             if entry[1] == 0:
                 del self._turns[call_id]
 
-    async def _write(self, stored: StoredCall, step: Callable[[Doc, int], Doc | None],
-                     decline_error: bool) -> tuple[Doc | None, list[SwitchEvent]]:
+    async def _write(self, stored: StoredCall, step: Callable[[CallDoc, int], CallDoc | None],
+                     decline_error: bool) -> tuple[CallDoc | None, list[SwitchEvent]]:
         current: StoredCall | None = stored
         for _ in range(MAX_RACE_RETRIES):
             if current is None or not current.live:
                 break
             now = self.now_ms()
-            doc = advance(current.doc, now)
+            before = from_json(current.doc)
+            doc = advance(before, now)
             if "ended" in doc["call"]:  # a deadline ended it: persist that, and tell the switch
-                if await self.store.replace_call(current, doc, call_state(doc)):
-                    await self._tell_switch(current.doc, doc)
+                if await self.store.replace_call(current, to_json(doc), call_state(doc)):
+                    await self._tell_switch(before, doc)
                     break
                 current = await self.store.load_call(current.id)
                 continue
             new = step(doc, now)
             if new is None:
                 return None, []
-            members = members_of(new, self.directory) - members_of(current.doc, self.directory)
-            if await self.store.replace_call(current, new, call_state(new), sorted(members)):
-                return new, await self._tell_switch(current.doc, new)
+            members = members_of(new, self.directory) - members_of(before, self.directory)
+            if await self.store.replace_call(current, to_json(new), call_state(new), sorted(members)):
+                return new, await self._tell_switch(before, new)
             current = await self.store.load_call(current.id)
         else:
             raise UapiError(503, "service_busy", "The call is changing too fast; try again.", {"Retry-After": "1"})
@@ -286,7 +288,7 @@ class CallService:
             raise bad_request("pc_call_ended", "The phone call has ended; it can no longer be changed.")
         return None, []
 
-    async def _tell_switch(self, before: Doc, after: Doc) -> list[SwitchEvent]:
+    async def _tell_switch(self, before: CallDoc | None, after: CallDoc) -> list[SwitchEvent]:
         """Tell the switch what changed between two written states of a call; answers the
         events it knew at once (the simulator's), for the caller to apply."""
         self._arm(after)
@@ -305,12 +307,12 @@ class CallService:
             await self.switch.connect(call_id, a, b)
         return known
 
-    async def _apply_events(self, call_id: str, events: Sequence[SwitchEvent]) -> Doc | None:
+    async def _apply_events(self, call_id: str, events: Sequence[SwitchEvent]) -> CallDoc | None:
         stored = await self.store.load_call(call_id)
         if stored is None:
             return None
 
-        def step(doc: Doc, now: int) -> Doc | None:
+        def step(doc: CallDoc, now: int) -> CallDoc | None:
             changed = False
             for event in events:
                 new = apply_event(doc, event.kind, event.party, event.at_ms, now, event.status)
@@ -322,7 +324,7 @@ class CallService:
 
     # -- deadlines on time --------------------------------------------------------------
 
-    def _arm(self, doc: Doc) -> None:
+    def _arm(self, doc: CallDoc) -> None:
         if self.alarms is not None:
             self.alarms.arm(doc["call"]["id"], next_event(doc))
 

@@ -8,9 +8,9 @@ party leaving) releases it on the switch, and only the writer that won the race 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
-from uapi.lifecycle import Doc, view_of
+from uapi.call_types import CallDoc, PartyState
+from uapi.lifecycle import view_of
 from uapi.switch import Direction, Leg
 
 
@@ -25,21 +25,19 @@ class Commands:
         return bool(self.originate or self.connect or self.directions or self.end)
 
 
-NOTHING: Doc = {"call": {"phoneCallView": []}, "parties": []}
+def _by_number(doc: CallDoc | None) -> dict[str, PartyState]:
+    return {} if doc is None else {p["number"]: p for p in doc["parties"]}
 
 
-def _by_number(doc: Doc) -> dict[str, dict[str, Any]]:
-    return {p["number"]: p for p in doc["parties"]}
-
-
-def leg_of(doc: Doc, party: dict[str, Any]) -> Leg:
-    view = view_of(doc, party) or {}
-    return Leg(party=party["number"], target=party["number"], caller_id=view.get("callerId"),
+def leg_of(doc: CallDoc, party: PartyState) -> Leg:
+    view = view_of(doc, party)
+    return Leg(party=party["number"], target=party["number"], caller_id=None if view is None else view.get("callerId"),
                auto_answer=bool(party.get("autoAnswer")))
 
 
-def commands_between(before: Doc, after: Doc) -> Commands:
-    """The switch commands that take a call from `before` to `after` (NOTHING for a new call)."""
+def commands_between(before: CallDoc | None, after: CallDoc) -> Commands:
+    """The switch commands that take a call from `before` to `after` (`before` None: a call
+    just placed)."""
     old = _by_number(before)
     commands = Commands()
     for party in after["parties"]:
@@ -61,7 +59,7 @@ def commands_between(before: Doc, after: Doc) -> Commands:
     return commands
 
 
-def _connections(old: dict[str, dict[str, Any]], after: Doc) -> list[tuple[str, str]]:
+def _connections(old: dict[str, PartyState], after: CallDoc) -> list[tuple[str, str]]:
     """Each party that newly answered an answered call is connected to one already on it."""
     if "answered" not in after["call"]:
         return []
@@ -78,15 +76,15 @@ def _connections(old: dict[str, dict[str, Any]], after: Doc) -> list[tuple[str, 
     return pairs
 
 
-def _held(doc: Doc) -> bool:
-    return any("onHold" in view for view in doc["call"]["phoneCallView"])
+def _held(doc: CallDoc | None) -> bool:
+    return doc is not None and any("onHold" in view for view in doc["call"]["phoneCallView"])
 
 
-def _parked_away(doc: Doc) -> bool:
-    return any(p.get("parkedAway") and not p["left"] for p in doc["parties"])
+def _parked_away(doc: CallDoc | None) -> bool:
+    return doc is not None and any(p.get("parkedAway") and not p["left"] for p in doc["parties"])
 
 
-def _directions(before: Doc, after: Doc) -> list[tuple[str, Direction]]:
+def _directions(before: CallDoc | None, after: CallDoc) -> list[tuple[str, Direction]]:
     """Hold and resume set every answered leg's media; parking holds the parties left waiting
     (the parker's return, or whoever unparks the call, is connected to them afresh)."""
     if "ended" in after["call"]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import copy
 
-from uapi.switch_commands import NOTHING, commands_between
+from uapi.switch_commands import commands_between
 
 
 def doc(*parties: dict, answered: bool = False) -> dict:
@@ -19,10 +19,10 @@ NUMBER = {"number": "8887777"}
 
 def test_a_new_call_originates_what_was_dialled_and_not_what_waits_or_is_off_hook() -> None:
     new = doc(SOURCE, {**NUMBER, "dialled": False})
-    commands = commands_between(NOTHING, new)
+    commands = commands_between(None, new)
     assert [(leg.party, leg.auto_answer) for leg in commands.originate] == [("0003*210", True)]
     off_hook = doc({**SOURCE, "offHook": True, "answered": True}, NUMBER)
-    assert [leg.party for leg in commands_between(NOTHING, off_hook).originate] == ["8887777"]
+    assert [leg.party for leg in commands_between(None, off_hook).originate] == ["8887777"]
 
 
 def test_the_answer_that_makes_the_call_answered_connects_the_two() -> None:
