@@ -1,7 +1,7 @@
 """What the fault tests share: a real `uapi serve` process, clients that put it under load and
 remember every answer, and the audit of what the server acknowledged.
 
-The server is the e2e tests' `Server` (tests/e2e/test_server_process.py) with one change: its
+The server is the tests' `ServerProcess` (tests/support/servers.py) with one change: its
 output reaches the log file through a pipe the test process drains, because the disk-full tests
 limit how far the server process may write into any file, its own log included.
 """
@@ -18,20 +18,22 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import TEST_DIRECTORY
-from tests.e2e.test_server_process import JSON_NO_BODY, Server, bearer, free_port, token_from, uapi_command
+from tests.e2e.test_server_process import JSON_NO_BODY, bearer, token_from
+from tests.support.servers import ServerProcess, free_port, uapi_command
 
 EXTENSION = "0003*210"          # john's phone in tests/support/directory.yaml
 CLIENTS = 8                     # concurrent clients of a load
 REQUEST_TIMEOUT = 10.0
 
 
-class PipedServer(Server):
+class PipedServer(ServerProcess):
     """`uapi serve --directory tests/support/directory.yaml --database URL`, output piped to `log`."""
 
     def __init__(self, database_url: str, log: Path) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log = log
+        self.own_session = False
         command = uapi_command("serve", "--host", "127.0.0.1", "--port", str(self.port),
                                "--directory", str(TEST_DIRECTORY), "--database", database_url)
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=log.parent,
@@ -161,7 +163,7 @@ def answer_of(response: httpx.Response) -> Answer:
                   response.headers.get("Retry-After"))
 
 
-def audit(server: Server, token: str, acknowledged: Acknowledged) -> None:
+def audit(server: ServerProcess, token: str, acknowledged: Acknowledged) -> None:
     """Every acknowledged create is found and every acknowledged hang-up reads as ended."""
     assert acknowledged.created, "the load acknowledged no create: nothing was audited"
     with server.client() as http:
