@@ -88,6 +88,16 @@ def _validator_for(schema: dict[str, Any]) -> Draft4Validator:
 class UapiParameterValidator(ParameterValidator):  # type: ignore[misc]  # connexion ships no type information
     """Parameter checks that fail with the parameter's `x-error-code`."""
 
+    def __init__(self, parameters: list[dict[str, Any]], *args: Any, **kwargs: Any) -> None:
+        # Connexion 3.3 appends a path's own parameters to the operation's list in place, once
+        # for every middleware that reads the operation: six copies of userId, extension and
+        # phoneCallId, each validated on every request. A parameter is its (in, name); the first
+        # one is the operation's own, which OpenAPI lets override the path's.
+        unique: dict[tuple[str, str], dict[str, Any]] = {}
+        for param in parameters:
+            unique.setdefault((param["in"], param["name"]), param)
+        super().__init__(list(unique.values()), *args, **kwargs)
+
     @staticmethod
     def validate_parameter(parameter_type: str, value: Any, param: dict[str, Any], param_name: str | None = None) -> None:
         code = param.get("x-error-code", REQUEST_INVALID)

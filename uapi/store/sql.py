@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    bindparam,
     delete,
     exists,
     func,
@@ -145,6 +146,27 @@ def _row_to_call(row: Any) -> StoredCall:
     return StoredCall(row.id, row.version, row.published, row.ended, row.doc)
 
 
+# The statements of the hottest operations, built once (an UPDATE's parameters are named b_*,
+# since SQLAlchemy keeps column names for the values it sets): SQLAlchemy then only binds values
+# and finds the compiled form in its cache, where building the statement anew on every
+# request cost more than running it (measured with bench/bench_server.py's cpu/req).
+# _FIND_CALL: see find_call_statement.
+_FIND_CALL = select(calls).where(
+    calls.c.id == bindparam("call_id"),
+    exists(select(call_members.c.call_id).where(call_members.c.call_id == bindparam("call_id"),
+                                                call_members.c.extension.in_(bindparam("extensions", expanding=True)))))
+_LOAD_CALL = select(calls).where(calls.c.id == bindparam("call_id"))
+_REPLACE_CALL = (update(calls)
+                 .where(calls.c.id == bindparam("b_call_id"), calls.c.version == bindparam("b_version"),
+                        calls.c.ended.is_(None))
+                 .values(doc=bindparam("b_doc"), version=bindparam("b_next_version"), ended=bindparam("b_ended"),
+                         next_event=bindparam("b_next_event")))
+_MEMBERS_STATE = (update(call_members).where(call_members.c.call_id == bindparam("b_call_id"))
+                  .values(ended=bindparam("b_ended"), ends_at=bindparam("b_ends_at")))
+_GET_TOKEN = select(tokens.c.client_id, tokens.c.account).where(tokens.c.token_hash == bindparam("token_hash"),
+                                                                tokens.c.expires_at > bindparam("now"))
+
+
 class SqlStore:
     """The call store and the token store (uapi.store.port) in one SQL database.
 
@@ -183,10 +205,11 @@ class SqlStore:
 
     async def find_call(self, call_id: str, extensions: Sequence[str]) -> StoredCall | None:
         """The call, live or ended, when one of `extensions` takes part in it."""
-        return await self.db.read(lambda conn: _first_call(conn, find_call_statement(call_id, extensions)))
+        params = {"call_id": call_id, "extensions": list(extensions)}
+        return await self.db.read(lambda conn: _first_call(conn, _FIND_CALL, params))
 
     async def load_call(self, call_id: str) -> StoredCall | None:
-        return await self.db.read(lambda conn: _first_call(conn, select(calls).where(calls.c.id == call_id)))
+        return await self.db.read(lambda conn: _first_call(conn, _LOAD_CALL, {"call_id": call_id}))
 
     async def live_calls_page(self, extensions: Sequence[str], now: int,
                               query: ListQuery) -> tuple[int, list[StoredCall]]:
@@ -213,17 +236,15 @@ class SqlStore:
     async def replace_call(self, call: StoredCall, doc: dict[str, Any], state: CallState,
                            new_members: Members = ()) -> bool:
         """Write the next state of a live call; False when another writer changed it first."""
-        statement = (update(calls)
-                     .where(calls.c.id == call.id, calls.c.version == call.version, calls.c.ended.is_(None))
-                     .values(doc=doc, version=call.version + 1, ended=state.ended, next_event=state.next_event))
+        values = {"b_call_id": call.id, "b_version": call.version, "b_doc": doc, "b_next_version": call.version + 1,
+                  "b_ended": state.ended, "b_next_event": state.next_event}
 
         def replace(conn: Connection) -> bool:
-            if conn.execute(statement).rowcount != 1:
+            if conn.execute(_REPLACE_CALL, values).rowcount != 1:
                 return False
             if new_members:
                 conn.execute(call_members.insert(), member_rows(call.id, new_members, call.published, state))
-            conn.execute(update(call_members).where(call_members.c.call_id == call.id)
-                         .values(ended=state.ended, ends_at=state.ends_at))
+            conn.execute(_MEMBERS_STATE, {"b_call_id": call.id, "b_ended": state.ended, "b_ends_at": state.ends_at})
             return True
 
         return await self.db.write(replace)
@@ -267,9 +288,8 @@ class SqlStore:
         await self.db.write(put)
 
     async def get_token(self, token_hash: str, now: int) -> tuple[str, str] | None:
-        query = select(tokens.c.client_id, tokens.c.account).where(tokens.c.token_hash == token_hash,
-                                                                   tokens.c.expires_at > now)
-        row = await self.db.read(lambda conn: conn.execute(query).first())
+        params = {"token_hash": token_hash, "now": now}
+        row = await self.db.read(lambda conn: conn.execute(_GET_TOKEN, params).first())
         return (row.client_id, row.account) if row else None
 
     async def purge_tokens(self, now: int) -> None:
@@ -309,9 +329,7 @@ def find_call_statement(call_id: str, extensions: Sequence[str]) -> Any:
     """The call `call_id` when one of `extensions` takes part in it: two primary-key lookups,
     whatever the size of the extensions' history. (`id IN (calls of the extensions)` made
     SQLite read every member row of the extensions, ended calls included.)"""
-    m = call_members.c
-    member = select(m.call_id).where(m.call_id == call_id, m.extension.in_(list(extensions)))
-    return select(calls).where(calls.c.id == call_id, exists(member))
+    return _FIND_CALL.params(call_id=call_id, extensions=list(extensions))
 
 
 def live_page_statements(extensions: Sequence[str], now: int, query: ListQuery) -> tuple[Any, Any]:
@@ -348,8 +366,8 @@ def _live_ids(extensions: Sequence[str], now: int, query: ListQuery) -> Any:
     return (ids.distinct() if len(extensions) > 1 else ids).subquery()
 
 
-def _first_call(conn: Connection, statement: Any) -> StoredCall | None:
-    row = conn.execute(statement).first()
+def _first_call(conn: Connection, statement: Any, params: dict[str, Any] | None = None) -> StoredCall | None:
+    row = conn.execute(statement, params).first()
     return _row_to_call(row) if row else None
 
 
