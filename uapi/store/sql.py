@@ -6,6 +6,7 @@ several concurrent writers exactly one wins and the others see that they lost.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -214,16 +215,21 @@ class SqlStore:
     async def live_calls_page(self, extensions: Sequence[str], now: int,
                               query: ListQuery) -> tuple[int, list[StoredCall]]:
         """One page of the live calls of `extensions` that match `query`, and the total."""
-        count, page = live_page_statements(extensions, now, query)
+        params: dict[str, Any] = {}
+        if query.filter_by is None or query.op == "present":   # no filter: the statements built once
+            count, page = _unfiltered_page(query.descending, len(extensions) > 1)
+            params = {"extensions": list(extensions), "now": now, "start": query.start, "count": query.count}
+        else:
+            count, page = live_page_statements(extensions, now, query)
 
         def read(conn: Connection) -> tuple[int, list[StoredCall]]:
-            total = conn.execute(count).scalar_one()
-            return total, _load(conn, conn.execute(page).scalars().all())
+            total = conn.execute(count, params).scalar_one()
+            return total, _load(conn, conn.execute(page, params).scalars().all())
 
         return await self.db.read(read)
 
     async def all_live_calls(self, extensions: Sequence[str], now: int) -> list[StoredCall]:
-        live = _live_ids(extensions, now, ListQuery())
+        live = _live_ids(list(extensions), now, ListQuery(), len(extensions) > 1)
         ids = select(live.c.call_id).order_by(live.c.published, live.c.call_id)
         return await self.db.read(lambda conn: _load(conn, conn.execute(ids).scalars().all()))
 
@@ -335,9 +341,21 @@ def find_call_statement(call_id: str, extensions: Sequence[str]) -> Any:
 def live_page_statements(extensions: Sequence[str], now: int, query: ListQuery) -> tuple[Any, Any]:
     """(count of the matching live calls, ids of the page's calls in order), both read from
     the index ix_call_members_live, where ended calls sort apart from live ones."""
-    live = _live_ids(extensions, now, query)
-    order = (live.c.published.desc(), live.c.call_id.desc()) if query.descending else (live.c.published, live.c.call_id)
-    page = select(live.c.call_id).order_by(*order).offset(query.start).limit(query.count)
+    return _page_statements(_live_ids(list(extensions), now, query, len(extensions) > 1), query.descending,
+                            query.start, query.count)
+
+
+@functools.cache
+def _unfiltered_page(descending: bool, several: bool) -> tuple[Any, Any]:
+    """live_page_statements for a list without a filter, built once with parameters bound at each run
+    (extensions, now, start, count)."""
+    live = _live_ids(bindparam("extensions", expanding=True), bindparam("now"), ListQuery(), several)
+    return _page_statements(live, descending, bindparam("start"), bindparam("count"))
+
+
+def _page_statements(live: Any, descending: bool, start: Any, count: Any) -> tuple[Any, Any]:
+    order = (live.c.published.desc(), live.c.call_id.desc()) if descending else (live.c.published, live.c.call_id)
+    page = select(live.c.call_id).order_by(*order).offset(start).limit(count)
     return select(func.count()).select_from(live), page
 
 
@@ -347,8 +365,11 @@ def purge_statement(ended_before: int, limit: int) -> Any:
             .order_by(calls.c.ended).limit(limit))
 
 
+_LOAD_CALLS = select(calls).where(calls.c.id.in_(bindparam("ids", expanding=True)))
+
+
 def load_statement(ids: Sequence[str]) -> Any:
-    return select(calls).where(calls.c.id.in_(list(ids)))
+    return _LOAD_CALLS.params(ids=list(ids))
 
 
 def _existing_tables(sync_conn: Any, names: Sequence[str]) -> list[str]:
@@ -356,14 +377,15 @@ def _existing_tables(sync_conn: Any, names: Sequence[str]) -> list[str]:
     return [name for name in names if inspector.has_table(name)]
 
 
-def _live_ids(extensions: Sequence[str], now: int, query: ListQuery) -> Any:
-    """(call_id, published) of the live calls of `extensions` that match `query`, once each."""
+def _live_ids(extensions: Any, now: Any, query: ListQuery, several: bool) -> Any:
+    """(call_id, published) of the live calls of `extensions` that match `query`, once each.
+    `extensions` and `now` are values, or parameters bound when the statement runs."""
     m = call_members.c
     ids = select(m.call_id, m.published).where(
-        m.extension.in_(list(extensions)), m.ended.is_(None), or_(m.ends_at.is_(None), m.ends_at > now),
+        m.extension.in_(extensions), m.ended.is_(None), or_(m.ends_at.is_(None), m.ends_at > now),
         *_filter(query, m.call_id, m.published))
     # A call on two of the user's extensions (@self) has two rows; one extension has one each.
-    return (ids.distinct() if len(extensions) > 1 else ids).subquery()
+    return (ids.distinct() if several else ids).subquery()
 
 
 def _first_call(conn: Connection, statement: Any, params: dict[str, Any] | None = None) -> StoredCall | None:
@@ -375,7 +397,7 @@ def _load(conn: Connection, ids: Sequence[str]) -> list[StoredCall]:
     """The calls `ids`, in that order."""
     if not ids:
         return []
-    rows = {row.id: _row_to_call(row) for row in conn.execute(load_statement(ids)).all()}
+    rows = {row.id: _row_to_call(row) for row in conn.execute(_LOAD_CALLS, {"ids": list(ids)}).all()}
     return [rows[call_id] for call_id in ids if call_id in rows]
 
 
