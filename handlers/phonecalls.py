@@ -42,17 +42,26 @@ def _fields(services: Services, fields: str | None) -> set[str] | None:
     return names | {"id"}
 
 
-def _present(doc: CallDoc, fields: set[str] | None) -> dict[str, object]:
-    """The PhoneCall as answered: the stored one with its `links`, cut to `fields`."""
+def _present(doc: CallDoc, fields: set[str] | None, base: str | None = None) -> dict[str, object]:
+    """The PhoneCall as answered: the stored one with its `links`, cut to `fields`.
+
+    `base` is the request's scheme and host (`_base_url`), worked out once for a whole list."""
     call = doc["call"]
-    base = f"{request.url.scheme}://{request.url.netloc}"
+    base = base or _base_url()
     self_link = f"{base}/uapi/phoneCalls/{doc['userId']}/{call['extension']}/{call['id']}"
     answered: dict[str, object] = {**call, "links": {"self": self_link}}
     return answered if fields is None else {k: v for k, v in answered.items() if k in fields}
 
 
+def _base_url() -> str:
+    # Building the request's URL parses the whole scope again: once per answer, not per call.
+    url = request.url
+    return f"{url.scheme}://{url.netloc}"
+
+
 def _collection(docs: list[CallDoc], total: int, start: int, fields: set[str] | None) -> dict[str, Any]:
-    entry = [_present(doc, fields) for doc in docs]
+    base = _base_url()
+    entry = [_present(doc, fields, base) for doc in docs]
     return {"startIndex": start, "itemsPerPage": len(entry), "totalResults": total, "entry": entry}
 
 
@@ -153,4 +162,5 @@ async def _hang_up(user_id: str, extension: str, phone_call_id: str | None, phon
     hung_up = await services.calls.hang_up(extensions, phone_call_id, phone_number)
     if not hung_up:
         return _no_content()
-    return [_present(doc, wanted) for doc in hung_up], 200
+    base = _base_url()
+    return [_present(doc, wanted, base) for doc in hung_up], 200

@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
+from collections import OrderedDict
 from collections.abc import Callable
 
 from uapi.accounts import App, Directory, Principal
 from uapi.client_secrets import secret_matches
-from uapi.store.port import TokenStore
+from uapi.store.port import TokenGrant, TokenStore
 
 # Argon2 verifications running at once (64 MiB each); more wait their turn.
 CONCURRENT_VERIFICATIONS = 4
@@ -22,6 +23,41 @@ CONCURRENT_VERIFICATIONS = 4
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+# How long a grant read from the store is trusted without reading it again. Verifying a token
+# was one store read per request (a tenth of a hang-up's CPU); within this window a token the
+# store has since revoked (its client went past `max_live`, in this process or another) still
+# passes. Expiry stays exact: a grant is never trusted past its `expires_at`.
+RECHECK_SECONDS = 2.0
+RECENT_GRANTS = 10_000   # tokens remembered at most, least recently used forgotten first
+
+
+class RecentGrants:
+    """Grants read from the store in the last RECHECK_SECONDS, by token hash."""
+
+    def __init__(self, recheck_seconds: float = RECHECK_SECONDS, size: int = RECENT_GRANTS) -> None:
+        self.recheck_seconds = recheck_seconds
+        self.size = size
+        self._grants: OrderedDict[str, tuple[float, TokenGrant]] = OrderedDict()
+
+    def get(self, key: str, now: float) -> TokenGrant | None:
+        entry = self._grants.get(key)
+        if entry is None:
+            return None
+        read_at, grant = entry
+        # A clock that went back (tests move theirs) also means "read it again".
+        if not 0 <= now - read_at < self.recheck_seconds or now >= grant.expires_at:
+            del self._grants[key]
+            return None
+        self._grants.move_to_end(key)
+        return grant
+
+    def put(self, key: str, grant: TokenGrant, now: float) -> None:
+        self._grants[key] = (now, grant)
+        self._grants.move_to_end(key)
+        if len(self._grants) > self.size:
+            self._grants.popitem(last=False)
 
 
 class TokenService:
@@ -33,6 +69,7 @@ class TokenService:
         self.ttl_seconds = ttl_seconds
         self.max_live = max_live
         self._verifying = asyncio.Semaphore(CONCURRENT_VERIFICATIONS)
+        self._recent = RecentGrants()
 
     async def authenticate(self, client_id: str, client_secret: str) -> App | None:
         app = self.directory.apps.get(client_id)
@@ -51,12 +88,15 @@ class TokenService:
 
     async def verify(self, token: str) -> Principal | None:
         """The principal a live token acts for, or None for unknown or expired tokens."""
-        found = await self.store.get_token(token_hash(token), int(self.clock()))
-        if found is None:
-            return None
-        client_id, account = found
-        app = self.directory.apps.get(client_id)
+        key, now = token_hash(token), self.clock()
+        grant = self._recent.get(key, now)
+        if grant is None:
+            grant = await self.store.get_token(key, int(now))
+            if grant is None:
+                return None
+            self._recent.put(key, grant, now)
+        app = self.directory.apps.get(grant.client_id)
         # An app removed from the directory since the token was issued loses its tokens.
-        if app is None or app.principal.account != account:
+        if app is None or app.principal.account != grant.account:
             return None
         return app.principal

@@ -90,6 +90,13 @@ class CallStore(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class TokenGrant:
+    client_id: str
+    account: str
+    expires_at: int   # epoch seconds
+
+
 class TokenStore(Protocol):
     """Access tokens by their hash, each valid until its expiry (epoch seconds)."""
 
@@ -98,8 +105,8 @@ class TokenStore(Protocol):
         """Store a token; with `keep`, revoke the client's tokens beyond its `keep` newest."""
         ...
 
-    async def get_token(self, token_hash: str, now: int) -> tuple[str, str] | None:
-        """(client id, account) of a token not yet expired at `now`."""
+    async def get_token(self, token_hash: str, now: int) -> TokenGrant | None:
+        """Whom a token not yet expired at `now` was issued to, and until when."""
         ...
 
     async def purge_tokens(self, now: int) -> None:

@@ -35,7 +35,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
 
 from uapi.private_files import create_private_sqlite_file
-from uapi.store.port import CallState, ListQuery, Members, StoredCall
+from uapi.store.port import CallState, ListQuery, Members, StoredCall, TokenGrant
 from uapi.store.runner import SqlRunner, runner_for
 
 metadata = MetaData()
@@ -164,7 +164,7 @@ _REPLACE_CALL = (update(calls)
                          next_event=bindparam("b_next_event")))
 _MEMBERS_STATE = (update(call_members).where(call_members.c.call_id == bindparam("b_call_id"))
                   .values(ended=bindparam("b_ended"), ends_at=bindparam("b_ends_at")))
-_GET_TOKEN = select(tokens.c.client_id, tokens.c.account).where(tokens.c.token_hash == bindparam("token_hash"),
+_GET_TOKEN = select(tokens.c.client_id, tokens.c.account, tokens.c.expires_at).where(tokens.c.token_hash == bindparam("token_hash"),
                                                                 tokens.c.expires_at > bindparam("now"))
 
 
@@ -293,10 +293,10 @@ class SqlStore:
 
         await self.db.write(put)
 
-    async def get_token(self, token_hash: str, now: int) -> tuple[str, str] | None:
+    async def get_token(self, token_hash: str, now: int) -> TokenGrant | None:
         params = {"token_hash": token_hash, "now": now}
         row = await self.db.read(lambda conn: conn.execute(_GET_TOKEN, params).first())
-        return (row.client_id, row.account) if row else None
+        return TokenGrant(row.client_id, row.account, row.expires_at) if row else None
 
     async def purge_tokens(self, now: int) -> None:
         await self.db.write(lambda conn: conn.execute(tokens.delete().where(tokens.c.expires_at <= now)))

@@ -1110,8 +1110,10 @@ export class UapiClient {
    * clients also send (`type`, `redirect_uri`, `state`) are ignored. The same operation
    * is answered at `/oauth/token.php`, the original path. Tokens use only
    * `[A-Za-z0-9_.-]`, are stored hashed and stay valid across restarts until they expire,
-   * or until the client has 100 newer ones (the oldest is revoked first). Attempts are
-   * limited per `client_id` and per address (429 with `Retry-After`, see Limits).
+   * or until the client has 100 newer ones (the oldest is revoked first; a server that
+   * checked a revoked token in the last 2 seconds may accept it until then, while expiry
+   * is exact). Attempts are limited per `client_id` and per address (429 with
+   * `Retry-After`, see Limits).
    * Errors follow RFC 6749 §5.2.
    *
    * `POST /oauth/token`.
