@@ -18,6 +18,7 @@ import connexion
 from connexion.options import SwaggerUIOptions
 from connexion.resolver import Resolver
 
+from uapi import connexion_tuning
 from uapi.accounts import Directory
 from uapi.calls import SWEEP_BATCH, CallService
 from uapi.downloads import ARCHIVES, archive_endpoint
@@ -139,7 +140,8 @@ def create_app(settings: Settings, directory: Directory | None = None) -> Served
     redact_access_log()
     services = build_services(settings, directory or load_directory(settings), spec)
 
-    app = connexion.AsyncApp(__name__, lifespan=services_lifespan(services))
+    app = connexion.AsyncApp(__name__, lifespan=services_lifespan(services), security_map=connexion_tuning.SECURITY_MAP)
+    connexion_tuning.install(app)
     app.add_api(
         spec,
         resolver=TagResolver(),

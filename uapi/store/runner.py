@@ -69,21 +69,25 @@ class SqliteRunner:
                                                            "check_same_thread": False},
                                         pool_size=8, max_overflow=8)
         event.listen(self.engine, "connect", _sqlite_pragmas)
-        self._writer = None if self.in_memory else concurrent.futures.ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="uapi-sqlite-writer")
+        # Made on the first write and gone at close: a closed store can be started again, as an
+        # app's lifespan can run more than once (tests do), like the engine's own pool.
+        self._writer: concurrent.futures.ThreadPoolExecutor | None = None
 
     async def read(self, work: Work[T]) -> T:
         with self.engine.connect() as conn:
             return work(conn)
 
     async def write(self, work: Work[T]) -> T:
-        if self._writer is None:
+        if self.in_memory:
             return _in_transaction(self.engine, work)
+        if self._writer is None:
+            self._writer = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="uapi-sqlite-writer")
         return await asyncio.get_running_loop().run_in_executor(self._writer, _in_transaction, self.engine, work)
 
     async def close(self) -> None:
         if self._writer is not None:
-            self._writer.shutdown(wait=True)
+            self._writer.shutdown(wait=True)   # the write under way finishes first
+            self._writer = None
         self.engine.dispose()
 
 
