@@ -193,7 +193,7 @@ class Load:
 
 
 class RawClient:
-    """A minimal HTTP/1.1 keep-alive client: one connection per worker, GET/DELETE without body.
+    """A minimal HTTP/1.1 keep-alive client: one connection per worker, bodies framed by Content-Length.
 
     Several times cheaper per request than httpx, for when httpx would saturate the load
     generator's core. Understands exactly what uvicorn answers here (Content-Length bodies).
@@ -205,8 +205,14 @@ class RawClient:
         self.extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
 
-    async def request(self, method: str, path: str) -> RawResponse:
-        message = f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n{self.extra}\r\n".encode()
+    async def request(self, method: str, path: str, body: bytes = b"",
+                      headers: dict[str, str] | None = None) -> RawResponse:
+        """One exchange; `headers` replace the client's own for this request (bench/bench_soak.py
+        sends each app's token and POST/PUT bodies)."""
+        extra = self.extra if headers is None else "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        if body:
+            extra += f"Content-Length: {len(body)}\r\n"
+        message = f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n{extra}\r\n".encode() + body
         if self.idle:
             reader, writer = self.idle.pop()
             try:
