@@ -94,8 +94,10 @@ def workers_server(tmp_path: Path, postgres_server: str) -> Iterator[ServerProce
     directory = write_directory(tmp_path / "directory.yaml")
     database = fresh_postgres_database(postgres_server)
     # A session of its own: stopping the fixture's server reaches the workers too, whatever the test left.
+    # --keep-alive 60: each test connection idles at a barrier until all are open, which on a busy
+    # machine can take longer than the default 5 s; a connection closed meanwhile is not counted.
     with running_server("--workers", str(WORKERS), "--directory", str(directory), "--database", database,
-                        workdir=tmp_path, own_session=True) as server:
+                        "--keep-alive", "60", workdir=tmp_path, own_session=True) as server:
         yield server
 
 
