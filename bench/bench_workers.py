@@ -2,9 +2,12 @@
 
     .venv/bin/python bench/bench_workers.py [--workers 1,2,4] [--calls 1000] [--rounds 5]
                                             [--concurrency 16] [--database postgresql://USER@HOST/DB]
+                                            [--pgbouncer [--pool-size 20]]
 
 Without --database it starts a throwaway PostgreSQL (as the tests do, tests/support/postgres.py)
-and gives each worker count a fresh database. For each worker count it starts the real
+and gives each worker count a fresh database. With --pgbouncer the server reaches it through a
+PgBouncer in transaction mode started here (tests/support/pgbouncer.py) with `--pool-size` server
+connections, the deployment README.md describes for several processes. For each worker count it starts the real
 `uapi serve --workers N` process, and each round places `--calls` calls through the API, then
 hangs them all up by id (DELETE, the seed example's request) over `--concurrency` keep-alive
 connections and times that. It prints hang-ups per second, the median of the rounds (and the
@@ -30,7 +33,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,6 +60,18 @@ def postgres(url: str | None) -> Iterator[str]:
 
     with throwaway_postgres() as started:
         yield started
+
+
+@contextlib.contextmanager
+def through(pg: str, pgbouncer: bool, pool_size: int) -> Iterator[Callable[[str], str]]:
+    """Maps a database URL of `pg` to the URL the server is given: itself, or through PgBouncer."""
+    if not pgbouncer:
+        yield lambda url: url
+        return
+    from tests.support.pgbouncer import running_pgbouncer
+
+    with running_pgbouncer(pg, pool_size=pool_size) as bouncer:
+        yield bouncer.url
 
 
 def fresh_database(server_url: str) -> str:
@@ -170,19 +185,25 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16, help="keep-alive connections (default 16)")
     parser.add_argument("--database", metavar="URL",
                         help="a PostgreSQL server URL whose user may CREATE DATABASE (default: a throwaway one)")
+    parser.add_argument("--pgbouncer", action="store_true",
+                        help="serve through a PgBouncer (transaction mode) started here")
+    parser.add_argument("--pool-size", type=int, default=20,
+                        help="PgBouncer's server connections (default_pool_size) with --pgbouncer (default 20)")
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",")]
     rows = []
-    with postgres(args.database) as pg, tempfile.TemporaryDirectory(prefix="bench-workers-") as tmp:
+    with postgres(args.database) as pg, through(pg, args.pgbouncer, args.pool_size) as url_for, \
+            tempfile.TemporaryDirectory(prefix="bench-workers-") as tmp:
         for workers in counts:
-            with server(workers, fresh_database(pg), Path(tmp)) as port:
+            with server(workers, url_for(fresh_database(pg)), Path(tmp)) as port:
                 bearer = asyncio.run(token(port))
                 asyncio.run(one_round(port, bearer, min(args.calls, 200), args.concurrency))   # warm-up
                 rates = [asyncio.run(one_round(port, bearer, args.calls, args.concurrency))
                          for _ in range(args.rounds)]
             rows.append((workers, statistics.median(rates), min(rates), max(rates)))
             print(f"  {workers} worker(s): {', '.join(f'{rate:.0f}' for rate in rates)} hang-ups/s", flush=True)
-    print(f"\nhang-ups per second, PostgreSQL, {args.calls} calls x {args.rounds} rounds, "
+    route = f"through PgBouncer (transaction mode, pool {args.pool_size})" if args.pgbouncer else "direct"
+    print(f"\nhang-ups per second, PostgreSQL {route}, {args.calls} calls x {args.rounds} rounds, "
           f"{args.concurrency} connections, {os.cpu_count()} cores (load generator included)")
     print("| workers | hang-ups/s (median) | min | max | vs 1 worker |")
     print("|---|---|---|---|---|")

@@ -92,6 +92,11 @@ MISTAKES: dict[str, Mistake] = {
                                       ("--database postgresql://bob:***@127.0.0.1:", "cannot connect")),
     "postgresql-unknown-host": Mistake(("serve", "--database", f"postgresql://bob:{PASSWORD}@no-such-host.invalid/x"),
                                        ("--database", "cannot connect")),
+    # Only libpq's parameters go in the URL; a driver option such as psycopg's prepare_threshold is
+    # refused (nothing is needed for PgBouncer: the server never prepares statements).
+    "postgresql-driver-option": Mistake(("serve", "--database",
+                                         f"postgresql://bob:{PASSWORD}@127.0.0.1:{{closed}}/uapi?prepare_threshold=0"),
+                                        ("--database postgresql://bob:***@", 'invalid URI query parameter: "prepare_threshold"')),
     "database-unsupported": Mistake(("serve", "--database", f"mysql://bob:{PASSWORD}@db/x"),
                                     ("--database mysql://bob:***@db/x", "sqlite:///PATH")),
     "database-not-a-url": Mistake(("serve", "--database", "uapi.db"), ("--database uapi.db",)),

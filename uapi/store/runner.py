@@ -13,7 +13,8 @@ Running each unit whole, in one step, costs a fraction of that:
   loop, and one thread also queues this process's writers without SQLite's polling sleeps.
 * **SQLite in memory** (tests, `sqlite://`): one connection, so reads and writes both run on
   the loop; there is no file to wait for.
-* **PostgreSQL**: the asyncio engine (psycopg's own async I/O), each unit in one `run_sync`.
+* **PostgreSQL**: the asyncio engine (psycopg's own async I/O), each unit in one `run_sync`,
+  without server-side prepared statements (see `PSYCOPG_CONNECT_ARGS`).
 """
 from __future__ import annotations
 
@@ -31,6 +32,21 @@ T = TypeVar("T")
 Work = Callable[[Connection], T]
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+# psycopg prepares a statement on the server (named _pg3_0, _pg3_1, ... per connection) once one
+# connection ran it 5 times. Behind a pooler in transaction mode (PgBouncer before 1.21, which is
+# what Debian 12 ships) our connection meets a different server connection at every transaction:
+# its statements are missing there, or another client's statement of the same name is there
+# ("prepared statement "_pg3_0" already exists": an idle server's sweeper failed so within 20 s;
+# tests/e2e/test_pgbouncer.py). They are off everywhere rather than on request, as the server
+# gains nothing from them: the rollback that ends every read makes psycopg forget its counts, so
+# request statements were never prepared anyway (only runs of writes alone, such as an idle
+# server's sweeper rounds, reached the threshold).
+PSYCOPG_CONNECT_ARGS: dict[str, Any] = {"prepare_threshold": None}
+# Connections one server process may open: PG_POOL_SIZE kept, PG_MAX_OVERFLOW more under load
+# (README, "Several processes on one PostgreSQL", sizes max_connections and PgBouncer from them).
+PG_POOL_SIZE = 10
+PG_MAX_OVERFLOW = 20
 
 
 class SqlRunner(Protocol):
@@ -52,7 +68,8 @@ def runner_for(url: str) -> SqlRunner:
     scheme, _, rest = url.partition("://")
     if scheme.split("+", 1)[0] == "sqlite":
         return SqliteRunner(f"sqlite+pysqlite://{rest}")
-    return AsyncRunner(create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20))
+    return AsyncRunner(create_async_engine(url, pool_pre_ping=True, pool_size=PG_POOL_SIZE, max_overflow=PG_MAX_OVERFLOW,
+                                           connect_args=dict(PSYCOPG_CONNECT_ARGS)))
 
 
 class SqliteRunner:
