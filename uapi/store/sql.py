@@ -20,6 +20,8 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    cast,
+    column,
     delete,
     exists,
     func,
@@ -28,12 +30,13 @@ from sqlalchemy import (
     select,
     text,
     update,
+    values,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
 
 from uapi.private_files import create_private_sqlite_file
-from uapi.store.port import CallState, ListQuery, Members, StoredCall
+from uapi.store.port import CallState, ListQuery, Members, Replacement, StoredCall
 from uapi.store.runner import SqlRunner, runner_for
 
 metadata = MetaData()
@@ -228,6 +231,31 @@ class SqlStore:
 
         return await self.db.write(replace)
 
+    async def replace_calls(self, changes: Sequence[Replacement]) -> set[str]:
+        """Many conditional replaces as one UPDATE joined to the new states, which answers the
+        rows it changed (per-row UPDATEs cost a statement each; executemany cannot tell which
+        rows matched), then the member rows of the winners, one UPDATE per distinct state."""
+        if not changes:
+            return set()
+        if len({call.id for call, _doc, _state in changes}) != len(changes):
+            raise ValueError("replace_calls takes each call once")
+        statement = replace_calls_statement(changes)
+        ids = sorted(call.id for call, _doc, _state in changes)
+
+        def replace(conn: Connection) -> set[str]:
+            if conn.dialect.name != "sqlite":
+                # Row locks in id order first: the UPDATE locks rows in its plan's order, and two
+                # bulk writers sharing calls could otherwise each wait for the other (a deadlock).
+                # SQLite has one writer at a time and nothing to order.
+                conn.execute(select(calls.c.id).where(calls.c.id.in_(ids)).order_by(calls.c.id).with_for_update())
+            won = set(conn.execute(statement).scalars())
+            for (ended, ends_at), group in _members_by_state(changes, won).items():
+                conn.execute(update(call_members).where(call_members.c.call_id.in_(group))
+                             .values(ended=ended, ends_at=ends_at))
+            return won
+
+        return await self.db.write(replace)
+
     async def purge_ended(self, ended_before: int, limit: int) -> int:
         """Delete up to `limit` calls that ended before `ended_before` (epoch ms), oldest first,
         with their member rows and the SIP engine's rows about them; answers how many.
@@ -321,6 +349,31 @@ def live_page_statements(extensions: Sequence[str], now: int, query: ListQuery) 
     order = (live.c.published.desc(), live.c.call_id.desc()) if query.descending else (live.c.published, live.c.call_id)
     page = select(live.c.call_id).order_by(*order).offset(query.start).limit(query.count)
     return select(func.count()).select_from(live), page
+
+
+def replace_calls_statement(changes: Sequence[Replacement]) -> Any:
+    """UPDATE calls FROM (the new states) RETURNING the ids written, each row conditional on
+    its version and on being live, as in replace_call. The new states are a VALUES common table
+    expression, which SQLite (3.33+: UPDATE FROM; 3.35+: RETURNING) and PostgreSQL both run."""
+    new = values(column("id", String), column("version", Integer), column("doc", JSON_DOC),
+                 column("ended", BigInteger), column("next_event", BigInteger), name="new_states").data(
+        [(call.id, call.version, doc, state.ended, state.next_event) for call, doc, state in changes]).cte()
+    # A column whose values are all NULL is text to PostgreSQL: the casts keep it a BIGINT.
+    return (update(calls)
+            .where(calls.c.id == new.c.id, calls.c.version == new.c.version, calls.c.ended.is_(None))
+            .values(doc=new.c.doc, version=calls.c.version + 1, ended=cast(new.c.ended, BigInteger),
+                    next_event=cast(new.c.next_event, BigInteger))
+            .returning(calls.c.id))
+
+
+def _members_by_state(changes: Sequence[Replacement], won: set[str]) -> dict[tuple[int | None, int | None], list[str]]:
+    """The calls written, grouped by the (ended, ends_at) their member rows take: a bulk
+    hang-up ends a whole batch at one instant, so this is mostly one group."""
+    groups: dict[tuple[int | None, int | None], list[str]] = {}
+    for call, _doc, state in changes:
+        if call.id in won:
+            groups.setdefault((state.ended, state.ends_at), []).append(call.id)
+    return groups
 
 
 def purge_statement(ended_before: int, limit: int) -> Any:
