@@ -208,10 +208,11 @@ async def test_replace_calls_writes_each_call_as_replace_call_would(calls: CallS
     seen = [await calls.load_call(call_id) for call_id in ("c1", "c2")]
     ended = CallState(ended=NOW + 10, next_event=None, ends_at=None)
     bounded = CallState(ended=None, next_event=NOW + 3000, ends_at=NOW + 3000)
-    won = await calls.replace_calls([(seen[0], doc("c1", cause="hangup"), ended),
-                                     (seen[1], doc("c2", left=["x"]), bounded)])
+    # Any JSON document comes back as written: text beyond ASCII, nesting, every scalar.
+    first = doc("c1", cause="hangup", callerId="Zoë ☎ <0003*210>", parties=[{"a": [1, None, True, 2.5, "\"q\""]}])
+    won = await calls.replace_calls([(seen[0], first, ended), (seen[1], doc("c2", left=["x"]), bounded)])
     assert won == {"c1", "c2"}
-    assert await calls.load_call("c1") == StoredCall("c1", 1, NOW, NOW + 10, doc("c1", cause="hangup"))
+    assert await calls.load_call("c1") == StoredCall("c1", 1, NOW, NOW + 10, first)
     assert await calls.load_call("c2") == StoredCall("c2", 1, NOW, None, doc("c2", left=["x"]))
     assert (await calls.due_calls(NOW + 3000, 10))[0].id == "c2"
     # The member rows move with their call: c1 ended, c2 ends at its ends_at, c3 untouched.

@@ -6,6 +6,7 @@ several concurrent writers exactly one wins and the others see that they lost.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,8 +21,6 @@ from sqlalchemy import (
     String,
     Table,
     and_,
-    cast,
-    column,
     delete,
     exists,
     func,
@@ -30,7 +29,6 @@ from sqlalchemy import (
     select,
     text,
     update,
-    values,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
@@ -234,12 +232,12 @@ class SqlStore:
     async def replace_calls(self, changes: Sequence[Replacement]) -> set[str]:
         """Many conditional replaces as one UPDATE joined to the new states, which answers the
         rows it changed (per-row UPDATEs cost a statement each; executemany cannot tell which
-        rows matched), then the member rows of the winners, one UPDATE per distinct state."""
+        rows matched), then the member rows of the winners, one UPDATE per distinct state.
+        The documents are written as the `doc` column's JSON type writes them (json.dumps)."""
         if not changes:
             return set()
         if len({call.id for call, _doc, _state in changes}) != len(changes):
             raise ValueError("replace_calls takes each call once")
-        statement = replace_calls_statement(changes)
         ids = sorted(call.id for call, _doc, _state in changes)
 
         def replace(conn: Connection) -> set[str]:
@@ -248,7 +246,7 @@ class SqlStore:
                 # bulk writers sharing calls could otherwise each wait for the other (a deadlock).
                 # SQLite has one writer at a time and nothing to order.
                 conn.execute(select(calls.c.id).where(calls.c.id.in_(ids)).order_by(calls.c.id).with_for_update())
-            won = set(conn.execute(statement).scalars())
+            won = set(conn.execute(*replace_calls_statement(conn.dialect.name, changes)).scalars())
             for (ended, ends_at), group in _members_by_state(changes, won).items():
                 conn.execute(update(call_members).where(call_members.c.call_id.in_(group))
                              .values(ended=ended, ends_at=ends_at))
@@ -351,19 +349,32 @@ def live_page_statements(extensions: Sequence[str], now: int, query: ListQuery) 
     return select(func.count()).select_from(live), page
 
 
-def replace_calls_statement(changes: Sequence[Replacement]) -> Any:
-    """UPDATE calls FROM (the new states) RETURNING the ids written, each row conditional on
-    its version and on being live, as in replace_call. The new states are a VALUES common table
-    expression, which SQLite (3.33+: UPDATE FROM; 3.35+: RETURNING) and PostgreSQL both run."""
-    new = values(column("id", String), column("version", Integer), column("doc", JSON_DOC),
-                 column("ended", BigInteger), column("next_event", BigInteger), name="new_states").data(
-        [(call.id, call.version, doc, state.ended, state.next_event) for call, doc, state in changes]).cte()
-    # A column whose values are all NULL is text to PostgreSQL: the casts keep it a BIGINT.
-    return (update(calls)
-            .where(calls.c.id == new.c.id, calls.c.version == new.c.version, calls.c.ended.is_(None))
-            .values(doc=new.c.doc, version=calls.c.version + 1, ended=cast(new.c.ended, BigInteger),
-                    next_event=cast(new.c.next_event, BigInteger))
-            .returning(calls.c.id))
+# replace_calls' UPDATE: the calls' new states arrive as one JSON array parameter, so the
+# statement is the same text whatever the batch and is compiled once. (A VALUES list of
+# bound parameters is compiled afresh for every batch, uncached: 45 ms of 60 for 1000 calls.)
+# Each row is conditional on its version and on being live, as in replace_call; RETURNING
+# names the rows written (SQLite 3.35+ for RETURNING, 3.33+ for UPDATE FROM).
+_NEW_STATES = {
+    "sqlite": """WITH new AS (
+        SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.version') AS version,
+               json_extract(value, '$.doc') AS doc, json_extract(value, '$.ended') AS ended,
+               json_extract(value, '$.next_event') AS next_event
+        FROM json_each(:changes))""",
+    "postgresql": """WITH new AS (
+        SELECT * FROM jsonb_to_recordset(CAST(:changes AS jsonb))
+        AS new(id text, version integer, doc jsonb, ended bigint, next_event bigint))""",
+}
+_REPLACE_CALLS = {dialect: text(f"""{states}
+    UPDATE calls SET doc = new.doc, version = calls.version + 1, ended = new.ended, next_event = new.next_event
+    FROM new WHERE calls.id = new.id AND calls.version = new.version AND calls.ended IS NULL
+    RETURNING calls.id""") for dialect, states in _NEW_STATES.items()}
+
+
+def replace_calls_statement(dialect: str, changes: Sequence[Replacement]) -> tuple[Any, dict[str, str]]:
+    """(statement, parameters) of the UPDATE that writes `changes` and answers the ids written."""
+    rows = [{"id": call.id, "version": call.version, "doc": doc, "ended": state.ended, "next_event": state.next_event}
+            for call, doc, state in changes]
+    return _REPLACE_CALLS[dialect], {"changes": json.dumps(rows)}
 
 
 def _members_by_state(changes: Sequence[Replacement], won: set[str]) -> dict[tuple[int | None, int | None], list[str]]:
