@@ -8,7 +8,8 @@ For each size N, one extension (the workload's hot one, bench/workload.py) takes
 calls, beside a few hundred calls of other extensions that must stay live. A server (bench/
 launch.py: the app under uvicorn, as `uapi serve` runs it) answers one request that hangs
 up all N; the time is the client's, from sending it to the last byte of the answer (which
-lists every call). Each run then writes the calls back as created, and the median of
+lists every call), beside the server process's CPU time for it (less disturbed by whatever
+else the machine runs). Each run then writes the calls back as created, and the median of
 `--runs` runs is printed. `--baseline COMMIT` runs the same with that commit's code
 (unpacked with git archive and put first on the server's path): the per-call path before
 bulk hang-up was batched is acd1bca.
@@ -68,6 +69,11 @@ class Server:
                 time.sleep(0.2)
         raise RuntimeError(f"the server did not start within {timeout} s; see {self.log.name}")
 
+    def cpu_seconds(self) -> float:
+        """User and system CPU time of the server process so far (its threads included)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         self.process.terminate()
         try:
@@ -81,8 +87,9 @@ class Server:
 HEADERS = {"Authorization": f"Bearer {wl.BENCH_TOKEN}"}
 
 
-def measure(size: int, database: str, code: Path | None, runs: int, workdir: Path) -> list[float]:
-    """Seconds taken by each of `runs` bulk hang-ups of `size` live calls."""
+def measure(size: int, database: str, code: Path | None, runs: int,
+            workdir: Path) -> tuple[list[float], list[float]]:
+    """(seconds taken, server CPU seconds spent) by each of `runs` bulk hang-ups of `size` live calls."""
     load = wl.build(size + OTHER_CALLS, size, calls_per_ext=10)
     wl.fill(load, database)
     path = f"/uapi/phoneCalls/{wl.HOT_USER}/{wl.HOT_EXTENSION}"
@@ -92,12 +99,13 @@ def measure(size: int, database: str, code: Path | None, runs: int, workdir: Pat
                     workdir / f"server-{size}.log")
     try:
         server.wait_ready(path + "?count=1")
-        times = []
+        times, cpu = [], []
         with httpx.Client(base_url=server.base_url, headers=HEADERS, timeout=600) as client:
             for _ in range(runs):
-                started = time.perf_counter()
+                started, cpu_before = time.perf_counter(), server.cpu_seconds()
                 response = client.delete(path)
                 times.append(time.perf_counter() - started)
+                cpu.append(server.cpu_seconds() - cpu_before)
                 if response.status_code != 200 or len(response.json()) != size:
                     raise RuntimeError(f"the hang-up answered {response.status_code}, "
                                        f"{len(response.content)} bytes; expected {size} calls")
@@ -109,7 +117,7 @@ def measure(size: int, database: str, code: Path | None, runs: int, workdir: Pat
     finally:
         server.stop()
         engine.dispose()
-    return times
+    return times, cpu
 
 
 def snapshot(commit: str, workdir: Path) -> Path:
@@ -137,9 +145,10 @@ def main() -> None:
         print(f"bulk hang-up, {database.split(':', 1)[0]}, median of {args.runs} runs")
         for size in (int(s) for s in args.sizes.split(",")):
             for name, code in codes:
-                times = measure(size, database, code, args.runs, workdir)
+                times, cpu = measure(size, database, code, args.runs, workdir)
                 runs = ", ".join(f"{t:.3f}" for t in times)
-                print(f"  {size:>6} calls  {name:<10} {statistics.median(times):7.3f} s   (runs: {runs})", flush=True)
+                print(f"  {size:>6} calls  {name:<10} {statistics.median(times):7.3f} s   server CPU "
+                      f"{statistics.median(cpu):6.2f} s   (runs: {runs})", flush=True)
 
 
 if __name__ == "__main__":
