@@ -124,7 +124,8 @@ def snapshot(commit: str, workdir: Path) -> Path:
     """The source tree of `commit`, unpacked under `workdir`."""
     target = workdir / f"code-{commit}"
     target.mkdir()
-    archive = subprocess.run(["git", "-C", str(BENCH_DIR), "archive", commit], check=True, capture_output=True)
+    # From the top of the repository: run in bench/, git archive would pack bench/ alone.
+    archive = subprocess.run(["git", "-C", str(BENCH_DIR.parent), "archive", commit], check=True, capture_output=True)
     subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
     return target
 
