@@ -9,13 +9,12 @@ UnPark connect it in place of the ringing or parking party; Transfer replaces th
 """
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from typing import Any, NoReturn
 
 from uapi.accounts import EXTENDED_NUMBER, Directory, Extension, Organization
 from uapi.call_document import PUBLIC_NUMBER, new_party, new_view, next_view_id
-from uapi.call_types import CallDoc, Flow, PartyState, Role, Status, View
+from uapi.call_types import CallDoc, Flow, PartyState, Role, Status, View, copy_doc
 from uapi.errors import bad_request
 from uapi.lifecycle import (
     active,
@@ -55,7 +54,7 @@ def apply(doc: CallDoc, body: dict[str, Any], directory: Directory, now: int) ->
     name = body.get("action")
     if name not in ACTIONS:
         raise bad_request("pc_action_invalid", f"Unknown action {name!r}; see the spec for the list.")
-    new = copy.deepcopy(doc)
+    new = copy_doc(doc)
     ACTIONS[name](new, body, directory, now)
     return new
 

@@ -9,12 +9,11 @@ store keeps the next deadline and the projected end in indexed columns.
 """
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Literal
 
-from uapi.call_types import CallDoc, Cause, Disposition, EndedBy, PartyState, Status, View
+from uapi.call_types import CallDoc, Cause, Disposition, EndedBy, PartyState, Status, View, copy_doc
 from uapi.switch import EventKind
 
 # What a call that ended before anyone answered says in every view, by its cause.
@@ -94,7 +93,7 @@ def projected_end(doc: CallDoc) -> int | None:
 
 
 def _apply(doc: CallDoc, time: int, kind: Deadline, subject: str | None) -> CallDoc:
-    new = copy.deepcopy(doc)
+    new = copy_doc(doc)
     if kind == "answer":
         _answer(new, _party(new, subject), time)
         _dial_next_wave(new, time)
@@ -182,7 +181,7 @@ def _disposition(doc: CallDoc, party: PartyState, cause: Cause | None = None) ->
 
 
 def end_call(doc: CallDoc, now: int, ended_by: EndedBy, cause: Cause) -> CallDoc:
-    new = copy.deepcopy(doc)
+    new = copy_doc(doc)
     for party in active(new):
         _leave(new, party, _disposition(new, party, cause))
     new["call"].update({"ended": iso(now), "endedBy": ended_by, "cause": cause})
@@ -202,7 +201,7 @@ def close_legs(doc: CallDoc, number_digits: str | None, now: int) -> CallDoc | N
     if not leaving:
         return None
     if len(current) - len(leaving) >= 2:
-        new = copy.deepcopy(doc)
+        new = copy_doc(doc)
         numbers = {p["number"] for p in leaving}
         for party in active(new):
             if party["number"] in numbers:
@@ -278,7 +277,7 @@ def apply_event(doc: CallDoc, kind: EventKind, number: str, at: int, now: int,
     nothing (the party already left: a phone's BYE that lost the race to a hang-up)."""
     if not is_live(doc):
         return None
-    new = copy.deepcopy(doc)
+    new = copy_doc(doc)
     party = next((p for p in active(new) if p["number"] == number), None)
     if party is None:
         return None

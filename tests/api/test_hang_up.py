@@ -5,6 +5,8 @@ import asyncio
 
 import pytest
 
+from uapi.store.port import CallState
+
 ME = "/uapi/phoneCalls/@me"
 
 
@@ -127,6 +129,52 @@ async def test_concurrent_bulk_and_single_hang_ups_never_report_a_call_twice(api
     responses = await asyncio.gather(*requests)
     reported = [c["id"] for r in responses if r.status_code == 200 for c in r.json()]
     assert sorted(reported) == sorted(c["id"] for c in calls)
+
+
+async def test_bulk_hang_up_in_batches_racing_single_hang_ups_and_leg_hang_ups_ends_each_call_once(
+        api, monkeypatch):
+    monkeypatch.setattr("uapi.calls.BULK_BATCH", 4)   # several batch writes, each raced
+    calls = [await api.create([f"55522{i:02d}", f"55523{i:02d}"]) for i in range(14)]
+    await api.token("john")
+    whole = calls[::3]                              # hung up alone while the bulk runs
+    legs = [c for c in calls if c not in whole]     # lose one leg meanwhile: a new version, still live
+    requests = [api.request("DELETE", f"{ME}/210")]
+    requests += [api.request("DELETE", f"{ME}/210/{c['id']}") for c in whole]
+    requests += [api.request("DELETE", f"{ME}/210/{c['id']}?phoneNumber=55522{calls.index(c):02d}") for c in legs]
+    bulk, *others = await asyncio.gather(*requests)
+    answers = [bulk, *others[:len(whole)]]
+    ended = [c["id"] for r in answers if r.status_code == 200 for c in r.json()]
+    assert sorted(ended) == sorted(c["id"] for c in calls)   # every call ended, by exactly one request
+    assert all("ended" in c for r in answers if r.status_code == 200 for c in r.json())
+    assert {c["id"] for c in bulk.json()} >= {c["id"] for c in legs}   # a leg hang-up never ends a call
+    for response in others[len(whole):]:
+        assert response.status_code == 204 or "ended" not in response.json()[0]
+    assert (await api.request("GET", f"{ME}/210")).status_code == 204
+
+
+async def test_a_bulk_hang_up_retries_the_calls_changed_under_its_batch_write_and_skips_those_ended(
+        api, app):
+    kept, changed, ended, plain = [await api.create(f"55524{i:02d}") for i in range(4)]
+    store = app.services.store
+    batch_write = store.replace_calls
+
+    async def racing(changes):
+        # Another server process writes two of the calls after the bulk read them: one stays
+        # live in a new version, the other ends.
+        by_id = {stored.id: (stored, doc, state) for stored, doc, state in changes}
+        stored, _doc, _state = by_id[changed["id"]]
+        assert await store.replace_call(stored, stored.doc, CallState(None, None, None))
+        assert await store.replace_call(*by_id[ended["id"]])
+        return await batch_write(changes)
+
+    store.replace_calls = racing
+    response = await api.request("DELETE", f"{ME}/210")
+    assert sorted(c["id"] for c in response.json()) == sorted(c["id"] for c in (kept, changed, plain))
+    written = {c["id"]: await store.load_call(c["id"]) for c in (kept, changed, ended, plain)}
+    assert not any(call.live for call in written.values())
+    # The changed call was written twice (the racer, then the retry); the ended one only by the racer.
+    assert {call_id: call.version for call_id, call in written.items()} == {
+        kept["id"]: 2, changed["id"]: 3, ended["id"]: 2, plain["id"]: 2}
 
 
 async def test_ended_call_stays_readable_with_how_it_ended(api, clock):

@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from uapi.store.port import CallState, CallStore, ListQuery, StoredCall
 
 NOW = 1_800_000_000_000   # epoch ms
@@ -196,6 +198,73 @@ async def test_a_replace_adds_new_members_and_moves_every_member_with_the_call(c
     # A lost replace adds nobody.
     assert await calls.replace_call(seen, doc("c1"), LIVE, [(JANE, "13")]) is False
     assert await calls.find_call("c1", [JANE]) is None
+
+
+# -- many conditional replaces in one transaction ------------------------------------------
+
+async def test_replace_calls_writes_each_call_as_replace_call_would(calls: CallStore):
+    for call_id in ("c1", "c2", "c3"):
+        await insert(calls, call_id, members=(JOHN, JANE))
+    seen = [await calls.load_call(call_id) for call_id in ("c1", "c2")]
+    ended = CallState(ended=NOW + 10, next_event=None, ends_at=None)
+    bounded = CallState(ended=None, next_event=NOW + 3000, ends_at=NOW + 3000)
+    # Any JSON document comes back as written: text beyond ASCII, nesting, every scalar.
+    first = doc("c1", cause="hangup", callerId="Zoë ☎ <0003*210>", parties=[{"a": [1, None, True, 2.5, "\"q\""]}])
+    won = await calls.replace_calls([(seen[0], first, ended), (seen[1], doc("c2", left=["x"]), bounded)])
+    assert won == {"c1", "c2"}
+    assert await calls.load_call("c1") == StoredCall("c1", 1, NOW, NOW + 10, first)
+    assert await calls.load_call("c2") == StoredCall("c2", 1, NOW, None, doc("c2", left=["x"]))
+    assert (await calls.due_calls(NOW + 3000, 10))[0].id == "c2"
+    # The member rows move with their call: c1 ended, c2 ends at its ends_at, c3 untouched.
+    for extension in (JOHN, JANE):
+        assert await page(calls, ListQuery(), extensions=(extension,), now=NOW + 2999) == (2, ["c2", "c3"])
+        assert await page(calls, ListQuery(), extensions=(extension,), now=NOW + 3000) == (1, ["c3"])
+    assert await calls.replace_calls([]) == set()
+
+
+async def test_replace_calls_loses_the_calls_another_writer_changed_first_and_leaves_them(calls: CallStore):
+    for call_id in ("c1", "c2", "c3", "c4"):
+        await insert(calls, call_id)
+    seen = {call_id: await calls.load_call(call_id) for call_id in ("c1", "c2", "c3", "c4")}
+    ended = CallState(ended=NOW + 10, next_event=None, ends_at=None)
+    assert await calls.replace_call(seen["c2"], doc("c2", writer="racer"), LIVE) is True
+    assert await calls.replace_call(seen["c4"], doc("c4", cause="busy"), ended) is True
+    raced = {"c2": await calls.load_call("c2"), "c4": await calls.load_call("c4")}
+    won = await calls.replace_calls([(seen[c], doc(c, writer="bulk"), ended) for c in ("c1", "c2", "c3", "c4")])
+    assert won == {"c1", "c3"}
+    for call_id in ("c1", "c3"):
+        assert await calls.load_call(call_id) == StoredCall(call_id, 1, NOW, NOW + 10, doc(call_id, writer="bulk"))
+    # The losers are exactly as their own writer left them, members included.
+    assert await calls.load_call("c2") == raced["c2"] and await calls.load_call("c4") == raced["c4"]
+    assert await page(calls, ListQuery()) == (1, ["c2"])
+    # The winner's new version is the one to replace next; the stale one loses again.
+    assert await calls.replace_calls([(raced["c2"], doc("c2", writer="retry"), ended)]) == {"c2"}
+    assert await calls.replace_calls([(seen["c1"], doc("c1"), LIVE)]) == set()
+
+
+async def test_concurrent_bulk_and_single_writers_have_one_winner_per_call(calls: CallStore):
+    call_ids = [f"c{n:02d}" for n in range(30)]
+    for call_id in call_ids:
+        await insert(calls, call_id)
+    seen = [await calls.load_call(call_id) for call_id in call_ids]
+    ended = CallState(ended=NOW + 10, next_event=None, ends_at=None)
+    bulk = [calls.replace_calls([(call, doc(call.id, writer=f"bulk{b}"), ended) for call in seen]) for b in range(2)]
+    singles = [calls.replace_call(call, doc(call.id, writer="single"), ended) for call in seen[::3]]
+    results = await asyncio.gather(*bulk, *singles)
+    winners = [call_id for won in results[:2] for call_id in won]
+    winners += [call.id for call, won in zip(seen[::3], results[2:], strict=True) if won]
+    assert sorted(winners) == call_ids
+    for call_id in call_ids:
+        stored = await calls.load_call(call_id)
+        assert stored.version == 1 and not stored.live
+
+
+async def test_replace_calls_refuses_a_call_twice(calls: CallStore):
+    await insert(calls, "c1")
+    seen = await calls.load_call("c1")
+    with pytest.raises(ValueError):
+        await calls.replace_calls([(seen, doc("c1"), LIVE), (seen, doc("c1"), LIVE)])
+    assert (await calls.load_call("c1")).version == 0
 
 
 # -- due calls ------------------------------------------------------------------------------

@@ -72,6 +72,18 @@ def test_api_call_rings_the_source_first_then_the_number_and_hang_up_sends_bye_t
     assert server.request("DELETE", f"{ME}/210/{call['id']}").status_code == 204
 
 
+def test_hanging_up_every_call_of_the_extension_sends_bye_to_both_legs(server, sip_agents):
+    john = phone(sip_agents, server, "0003*210")
+    number = trunk(sip_agents, server)
+    call = server.create("8887777")
+    server.until(call["id"], answered)
+    confirmed = lambda: len([d for d in server.dialogs() if d.get("state") == 4]) == 2  # noqa: E731
+    assert wait_until(confirmed, 5), server.dialogs()
+    response = server.request("DELETE", f"{ME}/210")   # the batch path: its releases go through end_many
+    assert response.status_code == 200 and call["id"] in [c["id"] for c in response.json()]
+    assert methods(john).count("BYE") == 1 and methods(number).count("BYE") == 1
+
+
 def test_hanging_up_a_ringing_number_sends_cancel(server, sip_agents):
     john = phone(sip_agents, server, "0003*210")
     number = trunk(sip_agents, server, "phone_ring.xml")

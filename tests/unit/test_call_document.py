@@ -7,7 +7,7 @@ from pathlib import Path
 from uapi import actions
 from uapi.accounts import Directory
 from uapi.call_document import CallOptions, new_document, parse_party
-from uapi.call_types import CallDoc, CallKind, Role
+from uapi.call_types import CallDoc, CallKind, Role, copy_doc
 
 DIRECTORY = Directory.load(Path(__file__).parents[1] / "support" / "directory.yaml")
 NOW = 1_795_000_000_000
@@ -50,3 +50,13 @@ def test_a_view_an_action_adds_has_the_shape_of_one_built_when_the_call_was_plac
     created_party, joined_party = doc["parties"][1], added["parties"][2]
     assert set(joined_party) == set(created_party) - {"dialled"}
     assert (joined_party["view"], joined_party["role"], joined_party["left"]) == ("02", "destination", False)
+
+
+def test_copy_doc_is_equal_and_shares_nothing_mutable_with_the_original() -> None:
+    doc = placed("8887777", "220")
+    copied = copy_doc(doc)
+    assert copied == doc
+    copied["parties"][0]["left"] = True
+    copied["call"]["phoneCallView"][0]["status"] = 99
+    copied["timers"].clear()
+    assert copied != doc and doc == placed("8887777", "220")

@@ -49,6 +49,7 @@ class StoredCall:
 
 
 Members = Sequence[tuple[str, str]]   # (extended extension number, owning user id) of a call's parties
+Replacement = tuple[StoredCall, dict[str, Any], CallState]   # (the call as read, its next document, its next state)
 
 
 class CallStore(Protocol):
@@ -83,6 +84,12 @@ class CallStore(Protocol):
                            new_members: Members = ()) -> bool:
         """Write the next state of a live call, adding `new_members`; False, writing nothing,
         when the call ended or another writer replaced `call.version` first."""
+        ...
+
+    async def replace_calls(self, changes: Sequence[Replacement]) -> set[str]:
+        """`replace_call` (without new members) for many distinct calls in one transaction:
+        answers the ids of the calls written. A call that ended, or whose version another
+        writer replaced first, is left as it was and its id is not in the answer."""
         ...
 
     async def purge_ended(self, ended_before: int, limit: int) -> int:

@@ -103,3 +103,6 @@ class Switch(Protocol):
     async def end(self, call_id: str, parties: Sequence[str]) -> None:
         """Tear down these legs: CANCEL while ringing, BYE when answered, nothing when ended.
         Never waits for the far end; ending an ended leg does nothing."""
+
+    async def end_many(self, ends: Sequence[tuple[str, Sequence[str]]]) -> None:
+        """`end` for many calls at once, (call id, parties) each: a bulk hang-up's releases."""

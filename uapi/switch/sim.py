@@ -51,6 +51,10 @@ class SimulatedSwitch:
         for party in parties:
             self._note(call_id, party, "end")
 
+    async def end_many(self, ends: Sequence[tuple[str, Sequence[str]]]) -> None:
+        for call_id, parties in ends:
+            await self.end(call_id, parties)
+
     def _note(self, call_id: str, party: str, command: str) -> None:
         self.commands.append((call_id, party, command))
         del self.commands[:-1000]

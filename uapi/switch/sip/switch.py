@@ -8,6 +8,7 @@ configuration) and this process only runs the engine.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import shutil
 import tempfile
@@ -38,6 +39,7 @@ from uapi.switch.sip.kamailio import Kamailio
 from uapi.switch.sip.relay import CommandRelay, leg_command
 
 log = logging.getLogger("uapi.sip")
+RELAY_CONCURRENCY = 8
 
 
 class SipSwitch:
@@ -124,6 +126,25 @@ class SipSwitch:
     async def end(self, call_id: str, parties: Sequence[str]) -> None:
         if await self._here(call_id, {"op": "end", "parties": list(parties)}):
             await self.engine.end(call_id, parties)
+
+    async def end_many(self, ends: Sequence[tuple[str, Sequence[str]]]) -> None:
+        """The legs this engine holds end at once (their BYEs and CANCELs are queued, never
+        awaited); a call held by another process costs a lookup and a relayed command, so
+        those go RELAY_CONCURRENCY at a time, enough to overlap the database's round trips
+        without crowding out the pool the API requests use."""
+        relayed = []
+        for call_id, parties in ends:
+            if self.relay is None or call_id in self.engine.calls:
+                await self.engine.end(call_id, parties)
+            else:
+                relayed.append((call_id, parties))
+        gate = asyncio.Semaphore(RELAY_CONCURRENCY)
+
+        async def end(call_id: str, parties: Sequence[str]) -> None:
+            async with gate:
+                await self.end(call_id, parties)
+
+        await asyncio.gather(*(end(call_id, parties) for call_id, parties in relayed))
 
     async def _here(self, call_id: str, command: dict[str, Any]) -> bool:
         """True when this engine carries out `command`; otherwise it is relayed to the owner."""

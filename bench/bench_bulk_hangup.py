@@ -1,0 +1,156 @@
+"""Bulk hang-up benchmark: `DELETE /uapi/phoneCalls/{user}/{extension}` over real HTTP.
+
+    .venv/bin/python bench/bench_bulk_hangup.py                          # 1 000 and 10 000 calls, SQLite
+    .venv/bin/python bench/bench_bulk_hangup.py --database postgresql://uapi@127.0.0.1/bench   # wipes its uapi tables
+    .venv/bin/python bench/bench_bulk_hangup.py --baseline acd1bca       # also the code of that commit
+
+For each size N, one extension (the workload's hot one, bench/workload.py) takes part in N live
+calls, beside a few hundred calls of other extensions that must stay live. A server (bench/
+launch.py: the app under uvicorn, as `uapi serve` runs it) answers one request that hangs
+up all N; the time is the client's, from sending it to the last byte of the answer (which
+lists every call), beside the server process's CPU time for it (less disturbed by whatever
+else the machine runs). Each run then writes the calls back as created, and the median of
+`--runs` runs is printed. `--baseline COMMIT` runs the same with that commit's code
+(unpacked with git archive and put first on the server's path): the per-call path before
+bulk hang-up was batched is acd1bca.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR))
+
+import workload as wl  # noqa: E402  (beside this file)
+
+OTHER_CALLS = 300   # calls of other extensions, which the hang-up must leave alone
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Server:
+    """bench/launch.py's `server` in a child process, with `code` (a source tree) first on its path."""
+
+    def __init__(self, directory: Path, database: str, code: Path | None, log: Path) -> None:
+        self.base_url = f"http://127.0.0.1:{free_port()}"
+        env = dict(os.environ)
+        if code is not None:
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(code), env.get("PYTHONPATH")]))
+        self.log = log.open("w")
+        self.process = subprocess.Popen(
+            [sys.executable, str(BENCH_DIR / "launch.py"), "server", "--directory", str(directory),
+             "--database", database, "--port", self.base_url.rsplit(":", 1)[1]],
+            stdout=self.log, stderr=subprocess.STDOUT, env=env)
+
+    def wait_ready(self, probe: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the server exited at start-up; see {self.log.name}")
+            try:
+                if httpx.get(self.base_url + probe, headers=HEADERS, timeout=5).status_code in (200, 204):
+                    return
+            except httpx.TransportError:
+                time.sleep(0.2)
+        raise RuntimeError(f"the server did not start within {timeout} s; see {self.log.name}")
+
+    def cpu_seconds(self) -> float:
+        """User and system CPU time of the server process so far (its threads included)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+
+
+HEADERS = {"Authorization": f"Bearer {wl.BENCH_TOKEN}"}
+
+
+def measure(size: int, database: str, code: Path | None, runs: int,
+            workdir: Path) -> tuple[list[float], list[float]]:
+    """(seconds taken, server CPU seconds spent) by each of `runs` bulk hang-ups of `size` live calls."""
+    load = wl.build(size + OTHER_CALLS, size, calls_per_ext=10)
+    wl.fill(load, database)
+    path = f"/uapi/phoneCalls/{wl.HOT_USER}/{wl.HOT_EXTENSION}"
+    hot = [c.index for c in load.hot_calls]
+    engine = wl.engine_for(database)
+    server = Server(load.write_directory(workdir / f"directory-{size}.json"), database, code,
+                    workdir / f"server-{size}.log")
+    try:
+        server.wait_ready(path + "?count=1")
+        times, cpu = [], []
+        with httpx.Client(base_url=server.base_url, headers=HEADERS, timeout=600) as client:
+            for _ in range(runs):
+                started, cpu_before = time.perf_counter(), server.cpu_seconds()
+                response = client.delete(path)
+                times.append(time.perf_counter() - started)
+                cpu.append(server.cpu_seconds() - cpu_before)
+                if response.status_code != 200 or len(response.json()) != size:
+                    raise RuntimeError(f"the hang-up answered {response.status_code}, "
+                                       f"{len(response.content)} bytes; expected {size} calls")
+                other = load.typical_calls[0]
+                others = client.get(f"/uapi/phoneCalls/{other.user_id}/{other.extension}")
+                if others.status_code != 200:
+                    raise RuntimeError("the hang-up ended calls of another extension")
+                wl.restore(load, engine, hot)
+    finally:
+        server.stop()
+        engine.dispose()
+    return times, cpu
+
+
+def snapshot(commit: str, workdir: Path) -> Path:
+    """The source tree of `commit`, unpacked under `workdir`."""
+    target = workdir / f"code-{commit}"
+    target.mkdir()
+    # From the top of the repository: run in bench/, git archive would pack bench/ alone.
+    archive = subprocess.run(["git", "-C", str(BENCH_DIR.parent), "archive", commit], check=True, capture_output=True)
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+    return target
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="1000,10000", help="comma-separated numbers of live calls")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--database", help="a postgresql:// URL (its uapi tables are dropped); default a SQLite file")
+    parser.add_argument("--baseline", metavar="COMMIT", help="also measure this commit's code")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="uapi-bulk-") as tmp:
+        workdir = Path(tmp)
+        database = args.database or f"sqlite:///{workdir / 'bench.db'}"
+        codes: list[tuple[str, Path | None]] = [("this tree", None)]
+        if args.baseline:
+            codes.append((args.baseline, snapshot(args.baseline, workdir)))
+        print(f"bulk hang-up, {database.split(':', 1)[0]}, median of {args.runs} runs")
+        for size in (int(s) for s in args.sizes.split(",")):
+            for name, code in codes:
+                times, cpu = measure(size, database, code, args.runs, workdir)
+                runs = ", ".join(f"{t:.3f}" for t in times)
+                print(f"  {size:>6} calls  {name:<10} {statistics.median(times):7.3f} s   server CPU "
+                      f"{statistics.median(cpu):6.2f} s   (runs: {runs})", flush=True)
+
+
+if __name__ == "__main__":
+    main()
