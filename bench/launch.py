@@ -39,6 +39,8 @@ def main() -> None:
     else:
         from twin import create_twin
         app = create_twin(settings, directory)
+    from uapi import heap
+    heap.settle()   # as `uapi serve` does once the app is built
     uvicorn.run(app, host="127.0.0.1", port=args.port, workers=1, log_level="warning", access_log=False)
 
 

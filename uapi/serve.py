@@ -8,6 +8,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from uapi import heap
 from uapi.accounts import Directory, DirectoryError
 from uapi.cli_errors import UsageError, mask_url
 from uapi.package_data import handlers_dir
@@ -125,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
                         retention_days=args.retention_days,
                         sip=sip_settings(args), **settings_options(args))
     app = _create_app(settings, directory, args.spec)
+    heap.settle()
     listener = bind_listener(args.host, args.port)   # last check: from here on the server starts
     _print_banner(args, directory, port=listener.getsockname()[1])
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level,

@@ -32,9 +32,12 @@ class WorkerApp:
     settings: Settings
 
     def __call__(self) -> Any:
+        from uapi import heap
         from uapi.app import create_app
 
-        return create_app(self.settings)
+        app = create_app(self.settings)
+        heap.settle()
+        return app
 
 
 async def prepare_database(url: str) -> None:
