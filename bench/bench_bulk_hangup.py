@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,16 +30,14 @@ import httpx
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
+sys.path.insert(0, str(BENCH_DIR.parent))   # `tests.support` from the checkout
+
 import workload as wl  # noqa: E402  (beside this file)
+from procfs import process_cpu_seconds  # noqa: E402
+
+from tests.support.servers import free_port  # noqa: E402  (one copy, shared with the tests)
 
 OTHER_CALLS = 300   # calls of other extensions, which the hang-up must leave alone
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class Server:
@@ -71,8 +68,7 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """User and system CPU time of the server process so far (its threads included)."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return process_cpu_seconds(self.process.pid)
 
     def stop(self) -> None:
         self.process.terminate()

@@ -22,14 +22,12 @@ import json
 import math
 import os
 import random
-import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +39,13 @@ sys.path.insert(0, str(BENCH_DIR))
 sys.path.insert(0, str(BENCH_DIR.parent))   # `tests.support` from the checkout
 
 import workload as wl  # noqa: E402
+from procfs import (  # noqa: E402
+    event_loop_factory,
+    machine_busy_seconds,
+    process_cpu_seconds,
+    process_memory_mb,
+)
+from procfs import own_cpu_seconds as client_cpu_seconds  # noqa: E402
 
 from tests.support.servers import free_port  # noqa: E402  (one copy, shared with the tests)
 
@@ -49,7 +54,6 @@ FLAT_TOLERANCE = 0.80  # "flat": throughput at the largest size >= 80 % of the s
 TARGET_RSS_MB = 250
 PAGE = 20
 APPS = ("server", "twin")
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -127,14 +131,10 @@ class ServerProcess:
         raise RuntimeError(f"{self.app} did not start within {timeout} s:\n{self.log.read_text()}")
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime (threads included)
+        return process_cpu_seconds(self.pid)
 
     def peak_rss_mb(self) -> float:
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        raise RuntimeError("no VmHWM in /proc status")
+        return process_memory_mb(self.pid, "VmHWM")
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -149,18 +149,6 @@ class ServerProcess:
 
 def auth_headers() -> dict[str, str]:
     return {"Authorization": f"Bearer {wl.BENCH_TOKEN}"}
-
-
-def machine_busy_seconds() -> float:
-    """CPU seconds spent busy by all CPUs of the machine since boot."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = values[:8]
-    return (user + nice + system + irq + softirq + steal) / TICKS
-
-
-def client_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 # -- load ------------------------------------------------------------------------
@@ -507,12 +495,7 @@ def main(argv: list[str] | None = None) -> int:
     server_cpus, client_cpus = cpu_plan(args.no_pin)
     if client_cpus:
         os.sched_setaffinity(0, client_cpus)
-    loop_factory: Callable[[], asyncio.AbstractEventLoop] = asyncio.new_event_loop
-    try:
-        import uvloop
-        loop_factory = uvloop.new_event_loop
-    except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
-        pass
+    loop_factory = event_loop_factory()
     work = Path(tempfile.mkdtemp(prefix="uapi-bench-"))
     started = time.time()
     rows: list[Row] = []

@@ -34,7 +34,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,15 +44,14 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 sys.path.insert(0, str(BENCH_DIR.parent))   # `tests.support` from the checkout
 
-from bench_server import (  # noqa: E402  (one raw client and one set of /proc readers for the benchmarks)
-    TICKS,
-    RawClient,
-    client_cpu_seconds,
-    code_under_test,
-    cpu_plan,
+from bench_server import RawClient, code_under_test, cpu_plan, percentile  # noqa: E402  (one raw client for the benchmarks)
+from procfs import (  # noqa: E402
+    event_loop_factory,
     machine_busy_seconds,
-    percentile,
+    process_cpu_seconds,
+    process_memory_mb,
 )
+from procfs import own_cpu_seconds as client_cpu_seconds  # noqa: E402
 
 from tests.support.servers import ServerProcess  # noqa: E402  (the tests' `uapi serve` process)
 
@@ -203,19 +202,6 @@ def wipe_postgres(url: str) -> None:
         engine.dispose()
 
 
-def proc_status(pid: int, key: str) -> float:
-    """A VmRSS/VmHWM-style line of /proc/<pid>/status, in MB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no {key} in /proc/{pid}/status")
-
-
-def process_cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime (threads included)
-
-
 # -- the load ----------------------------------------------------------------------
 
 
@@ -360,8 +346,8 @@ class Soak:
                 ended_at = self.bucket.started
                 cpu_now, client_now, busy_now = process_cpu_seconds(pid), client_cpu_seconds(), machine_busy_seconds()
                 database_mb, live, ended = await asyncio.to_thread(self.store.read)
-                rss = proc_status(pid, "VmRSS")
-                self.peak_rss_mb = max(self.peak_rss_mb, proc_status(pid, "VmHWM"))
+                rss = process_memory_mb(pid, "VmRSS")
+                self.peak_rss_mb = max(self.peak_rss_mb, process_memory_mb(pid, "VmHWM"))
                 seconds = ended_at - bucket.started
                 record = self.summarize(minute, bucket, seconds, cpu_now - server_cpu, client_now - client_cpu,
                                         busy_now - busy, rss, database_mb, live, ended)
@@ -544,12 +530,7 @@ def main(argv: list[str] | None = None) -> int:
     server_cpus, client_cpus = cpu_plan(args.no_pin)
     if client_cpus:
         os.sched_setaffinity(0, client_cpus)
-    loop_factory: Callable[[], asyncio.AbstractEventLoop] = asyncio.new_event_loop
-    try:
-        import uvloop
-        loop_factory = uvloop.new_event_loop
-    except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
-        pass
+    loop_factory = event_loop_factory()
     work = Path(tempfile.mkdtemp(prefix="uapi-soak-"))
     started = time.time()
     command = "bench/bench_soak.py " + " ".join(sys.argv[1:] if argv is None else argv)
