@@ -85,7 +85,8 @@ class SqliteRunner:
             self.engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
                                                            "check_same_thread": False},
                                         pool_size=8, max_overflow=8)
-        event.listen(self.engine, "connect", _sqlite_pragmas)
+        event.listen(self.engine, "connect", _sqlite_connected)
+        event.listen(self.engine, "begin", _sqlite_begin)
         # Made on the first write and gone at close: a closed store can be started again, as an
         # app's lifespan can run more than once (tests do), like the engine's own pool.
         self._writer: concurrent.futures.ThreadPoolExecutor | None = None
@@ -96,14 +97,16 @@ class SqliteRunner:
 
     async def write(self, work: Work[T]) -> T:
         if self.in_memory:
-            return _in_transaction(self.engine, work)
+            return _write_transaction(self.engine, work)
         if self._writer is None:
             self._writer = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="uapi-sqlite-writer")
-        return await asyncio.get_running_loop().run_in_executor(self._writer, _in_transaction, self.engine, work)
+        return await asyncio.get_running_loop().run_in_executor(self._writer, _write_transaction, self.engine, work)
 
     async def close(self) -> None:
         if self._writer is not None:
-            self._writer.shutdown(wait=True)   # the write under way finishes first
+            # The writes queued finish first; waited for on a thread, since one may be waiting
+            # for another process's lock, which must not stall the loop.
+            await asyncio.to_thread(self._writer.shutdown, True)
             self._writer = None
         self.engine.dispose()
 
@@ -125,12 +128,17 @@ class AsyncRunner:
         await self.engine.dispose()
 
 
-def _in_transaction(engine: Engine, work: Work[T]) -> T:
-    with engine.begin() as conn:
+def _write_transaction(engine: Engine, work: Work[T]) -> T:
+    with engine.connect() as conn, conn.execution_options(sqlite_write=True).begin():
         return work(conn)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_connected(dbapi_connection: Any, _record: Any) -> None:
+    # Python's sqlite3 opens a transaction by itself only before INSERT, UPDATE, DELETE and
+    # REPLACE: any other statement (`WITH ... UPDATE`, a SELECT) would run and commit on its
+    # own, outside the unit of work. Its own handling is switched off and every transaction
+    # begun explicitly instead (_sqlite_begin), as SQLAlchemy's pysqlite documentation advises.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     # WAL lets readers run beside the writer; NORMAL keeps every committed transaction across
     # a process crash (only a power loss can cost the last ones).
@@ -138,3 +146,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    """A write takes the write lock as it begins (IMMEDIATE), so it never fails half-way for a
+    lock it could not upgrade to; a read begins a snapshot, so that all its statements (a
+    list's count and its page) see the same database."""
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("sqlite_write") else "BEGIN")

@@ -135,7 +135,10 @@ class SipSwitch:
         relayed = []
         for call_id, parties in ends:
             if self.relay is None or call_id in self.engine.calls:
-                await self.engine.end(call_id, parties)
+                try:
+                    await self.engine.end(call_id, parties)
+                except Exception:
+                    log.exception("ending call %s failed", call_id)
             else:
                 relayed.append((call_id, parties))
         gate = asyncio.Semaphore(RELAY_CONCURRENCY)
@@ -144,7 +147,12 @@ class SipSwitch:
             async with gate:
                 await self.end(call_id, parties)
 
-        await asyncio.gather(*(end(call_id, parties) for call_id, parties in relayed))
+        # Every call is ended whatever happens to another: one relay that fails (a database
+        # hiccup) must not leave the rest of the batch's phones in calls already written ended.
+        results = await asyncio.gather(*(end(call_id, parties) for call_id, parties in relayed), return_exceptions=True)
+        for (call_id, _parties), result in zip(relayed, results, strict=True):
+            if isinstance(result, BaseException):
+                log.error("ending call %s through its owner failed: %r", call_id, result)
 
     async def _here(self, call_id: str, command: dict[str, Any]) -> bool:
         """True when this engine carries out `command`; otherwise it is relayed to the owner."""

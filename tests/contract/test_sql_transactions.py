@@ -1,0 +1,44 @@
+"""SQL-specific: a unit of work of the SQL store is one transaction, all of it or nothing.
+
+Python's sqlite3 would begin a transaction by itself only before INSERT, UPDATE, DELETE and
+REPLACE, so a unit starting with `WITH ... UPDATE` (replace_calls on SQLite) used to commit its
+first statement alone. A trigger makes the unit's second statement fail; nothing of the first
+may remain.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy.exc import DBAPIError
+
+from uapi.store.port import CallState, ListQuery
+from uapi.store.sql import SqlStore
+
+NOW = 1_800_000_000_000
+LIVE = CallState(ended=None, next_event=None, ends_at=None)
+ENDED = CallState(ended=NOW, next_event=None, ends_at=None)
+REFUSE_MEMBER_UPDATES = """
+CREATE TRIGGER refuse_c2 BEFORE UPDATE ON call_members WHEN NEW.call_id = 'c2'
+BEGIN SELECT RAISE(ABORT, 'refused by the test'); END
+"""
+
+
+@pytest.mark.parametrize("location", ["file", "memory"])
+async def test_a_failed_bulk_write_leaves_every_call_as_it_was(tmp_path: Path, location: str):
+    store = SqlStore(f"sqlite:///{tmp_path / 'units.db'}" if location == "file" else "sqlite://")
+    await store.start()
+    try:
+        for call_id in ("c1", "c2"):
+            await store.insert_call(call_id, "3", NOW, LIVE, {"call": {"id": call_id}}, [("0003*210", "u210")])
+        await store.db.write(lambda conn: conn.exec_driver_sql(REFUSE_MEMBER_UPDATES))
+        before = [await store.load_call(call_id) for call_id in ("c1", "c2")]
+        changes = [(call, {"call": {"id": call.id, "ended": "now"}}, ENDED) for call in before if call is not None]
+        with pytest.raises(DBAPIError, match="refused by the test"):
+            await store.replace_calls(changes)
+        after = [await store.load_call(call_id) for call_id in ("c1", "c2")]
+        assert after == before
+        assert await store.live_calls_page(["0003*210"], NOW, ListQuery()) == (2, before)
+    finally:
+        await store.close()
+
