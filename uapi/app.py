@@ -24,7 +24,7 @@ from uapi.calls import SWEEP_BATCH, CallService
 from uapi.downloads import ARCHIVES, archive_endpoint
 from uapi.field_limits import FieldLimits
 from uapi.home import home_endpoint
-from uapi.http_errors import AllowedMethods, exception_handler, handled_exceptions
+from uapi.http_errors import SpecPaths, exception_handler, handled_exceptions
 from uapi.log_redaction import redact_access_log
 from uapi.middlewares import ServedApp, in_front_of
 from uapi.package_data import HANDLERS_PACKAGE
@@ -155,12 +155,12 @@ def create_app(settings: Settings, directory: Directory | None = None) -> Served
     info = spec.get("info") or {}
     app.add_url_rule("/", endpoint="home", methods=["GET"],
                      view_func=home_endpoint(str(info.get("title", "UAPI")), str(info.get("version", ""))))
-    allowed = AllowedMethods(spec["paths"])
-    handler = exception_handler(allowed)
+    paths = SpecPaths(spec["paths"])
+    handler = exception_handler(paths)
     for exc_type in handled_exceptions():
         app.add_error_handler(exc_type, handler)
     limits = settings.limits
-    return in_front_of(app, services, allowed, settings.max_body_bytes,
+    return in_front_of(app, services, paths, settings.max_body_bytes,
                        FieldLimits(limits.max_fields, limits.max_field_bytes))
 
 

@@ -14,7 +14,8 @@ uvicorn's httptools protocol with three additions, adds just those:
 * past `max_connections` open connections a new one answers 503 and is closed at once, which
   frees its descriptor; requests beyond as many in flight answer 503 like uvicorn's rule.
 
-Every answer carries the contract's error body (`uapi.http_errors.render`).
+Every answer carries the contract's error body (`uapi.http_errors.render`), the one the
+addressed resource declares when the request line arrived (`config.spec_paths`).
 """
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from uapi.errors import UapiError
-from uapi.http_errors import render
+from uapi.http_errors import SpecPaths, render
+from uapi.middlewares.canonical import canonical_path
 from uapi.settings import EdgeLimits
 from uapi.workers import set_nodelay
 
@@ -49,8 +51,8 @@ def _path_of(url: bytes) -> str:
     return url.split(b"?", 1)[0].decode("latin-1")
 
 
-def _response_bytes(error: UapiError, path: str) -> bytes:
-    response = render(error, path)
+def _response_bytes(error: UapiError, oauth: bool) -> bytes:
+    response = render(error, oauth)
     body = response.body or b""
     lines = [STATUS_LINE[error.status], b"content-type: application/json\r\n",
              b"content-length: %d\r\n" % len(body), b"connection: close\r\n"]
@@ -58,11 +60,11 @@ def _response_bytes(error: UapiError, path: str) -> bytes:
     return b"".join(lines) + b"\r\n" + body
 
 
-def rejection_app(error: UapiError) -> Any:
+def rejection_app(error: UapiError, oauth: bool) -> Any:
     """An ASGI app answering `error` and closing the connection (uvicorn honours `connection: close`)."""
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
-        response = render(error, scope.get("path", ""))
+        response = render(error, oauth)
         body = response.body or b""
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                    (b"connection", b"close")]
@@ -82,6 +84,8 @@ class EdgeProtocol(HttpToolsProtocol):
                  _loop: asyncio.AbstractEventLoop | None = None) -> None:
         super().__init__(config, server_state, app_state, _loop)
         self.limits: EdgeLimits = getattr(config, "edge_limits", None) or EdgeLimits()
+        # Which error body a path's resource answers (`config.spec_paths`, set with edge_limits).
+        self.paths: SpecPaths | None = getattr(config, "spec_paths", None)
         # uvicorn's own check would answer plain text; on_headers_complete applies the same rule.
         self.limit_concurrency = None
         self._in_head = True
@@ -124,9 +128,9 @@ class EdgeProtocol(HttpToolsProtocol):
         self._cancel_head_timer()
         size = len(self.url) + sum(len(name) + len(value) + HEADER_OVERHEAD for name, value in self.headers)
         if size > self.limits.max_header_bytes:
-            rejection: Any = rejection_app(head_too_large(self.limits.max_header_bytes))
+            rejection: Any = rejection_app(head_too_large(self.limits.max_header_bytes), self._oauth())
         elif len(self.tasks) >= self.limits.max_connections:
-            rejection = rejection_app(SERVER_BUSY)
+            rejection = rejection_app(SERVER_BUSY, self._oauth())
         else:
             super().on_headers_complete()
             return
@@ -159,8 +163,15 @@ class EdgeProtocol(HttpToolsProtocol):
         """Answer outside any request cycle (none started), unless a response is being written."""
         self._cancel_head_timer()
         if self.cycle is None or self.cycle.response_complete:
-            self.transport.write(_response_bytes(error, _path_of(getattr(self, "url", None) or b"")))
+            self.transport.write(_response_bytes(error, self._oauth()))
         self.transport.close()
+
+    def _oauth(self) -> bool:
+        """Whether the request so far addresses a resource with RFC 6749 error bodies."""
+        url: bytes | None = getattr(self, "url", None)
+        if self.paths is None or not url:
+            return False
+        return self.paths.oauth_errors(canonical_path(_path_of(url)))
 
 
 def uvicorn_options(limits: EdgeLimits) -> dict[str, Any]:

@@ -134,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
                             ssl_keyfile=str(args.tls_key) if args.tls_key else None,
                             **start_uvicorn_options(settings.limits))
     config.edge_limits = settings.limits  # type: ignore[attr-defined]  # read by uapi.edge_protocol.EdgeProtocol
+    config.spec_paths = app.paths  # type: ignore[attr-defined]  # the same, for the error body of its answers
     if args.workers > 1:
         return _run_workers(config, settings, listener, args.workers)
     uvicorn.Server(config).run(sockets=[listener])

@@ -7,9 +7,9 @@ import logging
 import pytest
 from sqlalchemy import exc
 
-from uapi.http_errors import AllowedMethods, render, uapi_error_for
+from uapi.http_errors import SpecPaths, render, uapi_error_for
 
-ALLOWED = AllowedMethods({})
+ALLOWED = SpecPaths({})
 
 
 class DriverError(Exception):
@@ -42,6 +42,6 @@ def test_other_database_errors_stay_500(error: Exception, caplog: pytest.LogCapt
 
 def test_token_endpoint_says_temporarily_unavailable() -> None:
     error = uapi_error_for(exc.OperationalError("INSERT", {}, DriverError("disk full")), "/oauth/token", ALLOWED)
-    response = render(error, "/oauth/token")
+    response = render(error, oauth=True)
     assert response.status_code == 503 and response.headers["Retry-After"] == "2"
     assert json.loads(response.body)["error"] == "temporarily_unavailable"

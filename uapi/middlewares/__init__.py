@@ -13,15 +13,15 @@ From the outside in:
 6. :class:`FormFieldGuard` answers 400 for too many or too long form fields.
 7. :class:`ContentTypeGuard` drops or refuses a Content-Type that names no media type.
 
-Each guard answers its refusal with the contract's error body (`uapi.http_errors.render`)
-before anything behind it runs.
+Each guard answers its refusal with the contract's error body (`uapi.http_errors.render`, the
+one the addressed resource's operations declare) before anything behind it runs.
 """
 from __future__ import annotations
 
 from starlette.types import ASGIApp
 
 from uapi.field_limits import FieldLimits
-from uapi.http_errors import AllowedMethods
+from uapi.http_errors import SpecPaths
 from uapi.middlewares.body import BodyGuard
 from uapi.middlewares.canonical import CanonicalRequest
 from uapi.middlewares.content_type import ContentTypeGuard
@@ -33,13 +33,13 @@ from uapi.services import Services
 __all__ = ["ServedApp", "in_front_of"]
 
 
-def in_front_of(app: ASGIApp, services: Services, allowed: AllowedMethods, max_body_bytes: int,
+def in_front_of(app: ASGIApp, services: Services, paths: SpecPaths, max_body_bytes: int,
                 field_limits: FieldLimits) -> ServedApp:
     """`app` behind every layer above, in that order."""
-    inner: ASGIApp = ContentTypeGuard(app)
-    inner = FormFieldGuard(inner, max_body_bytes, field_limits)
-    inner = BodyGuard(inner, max_body_bytes)
-    inner = FieldGuard(inner, field_limits)
-    inner = MethodGuard(inner, allowed)
+    inner: ASGIApp = ContentTypeGuard(app, paths)
+    inner = FormFieldGuard(inner, paths, max_body_bytes, field_limits)
+    inner = BodyGuard(inner, paths, max_body_bytes)
+    inner = FieldGuard(inner, paths, field_limits)
+    inner = MethodGuard(inner, paths)
     inner = CanonicalRequest(inner)
-    return ServedApp(inner, services)
+    return ServedApp(inner, services, paths)

@@ -9,12 +9,13 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope
 
 from uapi.errors import UapiError
+from uapi.http_errors import SpecPaths
 from uapi.middlewares.guard import Guard, header
 
 
 class BodyGuard(Guard):
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
-        super().__init__(app)
+    def __init__(self, app: ASGIApp, paths: SpecPaths, max_body_bytes: int) -> None:
+        super().__init__(app, paths)
         self.max_body_bytes = max_body_bytes
 
     async def admit(self, scope: Scope, receive: Receive) -> tuple[Scope, Receive]:

@@ -6,6 +6,7 @@ from starlette.types import ASGIApp, Receive, Scope
 
 from uapi.errors import UapiError
 from uapi.field_limits import FieldLimits
+from uapi.http_errors import SpecPaths
 from uapi.middlewares.body import read_body, with_body
 from uapi.middlewares.guard import Guard, declared_length, header
 
@@ -15,8 +16,8 @@ FORM_MEDIA_TYPE = b"application/x-www-form-urlencoded"
 class FieldGuard(Guard):
     """The query string's parameters."""
 
-    def __init__(self, app: ASGIApp, limits: FieldLimits) -> None:
-        super().__init__(app)
+    def __init__(self, app: ASGIApp, paths: SpecPaths, limits: FieldLimits) -> None:
+        super().__init__(app, paths)
         self.limits = limits
 
     async def admit(self, scope: Scope, receive: Receive) -> tuple[Scope, Receive]:
@@ -27,8 +28,8 @@ class FieldGuard(Guard):
 class FormFieldGuard(Guard):
     """A form body's fields: the body is read here (BodyGuard, in front, bounds its size)."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int, limits: FieldLimits) -> None:
-        super().__init__(app)
+    def __init__(self, app: ASGIApp, paths: SpecPaths, max_body_bytes: int, limits: FieldLimits) -> None:
+        super().__init__(app, paths)
         self.max_body_bytes = max_body_bytes
         self.limits = limits
 

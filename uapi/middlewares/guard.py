@@ -5,12 +5,13 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from uapi.errors import UapiError
-from uapi.http_errors import render
+from uapi.http_errors import SpecPaths, render
 
 
 class Guard:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, paths: SpecPaths) -> None:
         self.app = app
+        self.paths = paths   # which error body a refusal takes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -19,7 +20,7 @@ class Guard:
         try:
             scope, receive = await self.admit(scope, receive)
         except UapiError as error:
-            await send_error(error, scope["path"], send)
+            await send_error(error, self.paths.oauth_errors(scope["path"]), send)
             return
         await self.app(scope, receive, send)
 
@@ -36,8 +37,8 @@ def header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
-async def send_error(error: UapiError, path: str, send: Send) -> None:
-    response = render(error, path)
+async def send_error(error: UapiError, oauth: bool, send: Send) -> None:
+    response = render(error, oauth)
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(response.body)).encode())]
     headers += [(k.lower().encode(), v.encode()) for k, v in (response.headers or {}).items()]
     await send({"type": "http.response.start", "status": response.status_code, "headers": headers})

@@ -8,13 +8,15 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from uapi import services as services_module
+from uapi.http_errors import SpecPaths
 from uapi.services import Services
 
 
 class ServedApp:
-    def __init__(self, app: ASGIApp, services: Services) -> None:
+    def __init__(self, app: ASGIApp, services: Services, paths: SpecPaths) -> None:
         self.app = app
         self.services = services
+        self.paths = paths   # for what answers before the app (uapi.edge_protocol)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         token = services_module.bind(self.services)
