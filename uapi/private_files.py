@@ -10,19 +10,19 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-SQLITE_PREFIX = "sqlite+aiosqlite:///"
+SQLITE_PREFIX = "sqlite+pysqlite:///"
 
 
-def sqlite_path(async_url: str) -> Path | None:
-    """The file of a `sqlite+aiosqlite:///PATH` URL; None for memory or another database."""
-    if not async_url.startswith(SQLITE_PREFIX):
+def sqlite_path(url: str) -> Path | None:
+    """The file of a `sqlite+pysqlite:///PATH` URL; None for memory or another database."""
+    if not url.startswith(SQLITE_PREFIX):
         return None
-    path = async_url[len(SQLITE_PREFIX):].split("?", 1)[0]
+    path = url[len(SQLITE_PREFIX):].split("?", 1)[0]
     return Path(path) if path and path != ":memory:" else None
 
 
-def create_private_sqlite_file(async_url: str) -> None:
-    path = sqlite_path(async_url)
+def create_private_sqlite_file(url: str) -> None:
+    path = sqlite_path(url)
     if path is None:
         return
     try:

@@ -25,7 +25,7 @@ from uapi.serve_limits import (
 )
 from uapi.settings import DEFAULT_RETENTION_DAYS, DEMO_DIRECTORY, Settings, SipSettings
 from uapi.spec_core import DEFAULT_SPEC, SpecError, load_spec
-from uapi.store.sql import DatabaseUrlError, async_url
+from uapi.store.sql import DatabaseUrlError, driver_url
 
 HTTPX_WARNING = "Using `httpx` with `starlette.testclient`"
 HTTPX_WARNING_FILTER = f"ignore:{HTTPX_WARNING}"   # -W syntax: action:message prefix
@@ -178,7 +178,7 @@ def _preflight(args: argparse.Namespace) -> Directory:
             if where is not None and where[1] != 0:
                 check_udp_free(flag, where)
     try:
-        async_url(args.database)
+        driver_url(args.database)
     except DatabaseUrlError:   # its message quotes the raw URL, password included
         raise UsageError(f"--database {mask_url(args.database)}: not a supported database URL; use "
                          "sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DB") from None

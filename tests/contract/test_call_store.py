@@ -313,5 +313,5 @@ async def test_a_closed_store_starts_again_with_its_calls(store: Any):
     await store.start()
     await insert(store, "c2")
     assert (await store.load_call("c2")) is not None
-    if getattr(store, "url", "") != "sqlite+aiosqlite://":   # only the in-memory one forgets c1
+    if getattr(store, "url", "") != "sqlite+pysqlite://":   # only the in-memory one forgets c1
         assert (await store.load_call("c1")) is not None

@@ -30,7 +30,7 @@ from tests.e2e.test_server_process import JSON_NO_BODY, bearer, issue_tokens, pl
 from tests.support.pgbouncer import PgBouncer, running_pgbouncer
 from tests.support.servers import ServerProcess, running_server
 from uapi.store.runner import AsyncRunner, SqlRunner, runner_for
-from uapi.store.sql import async_url
+from uapi.store.sql import driver_url
 
 PREPARE_THRESHOLD = 5   # psycopg's default: a statement one connection ran 5 times is prepared
 REPEATS = 3 * PREPARE_THRESHOLD
@@ -58,7 +58,7 @@ async def alternate_writes(first: SqlRunner, second: SqlRunner, repeats: int) ->
 
 def test_prepared_statements_break_behind_transaction_pooling_and_the_store_runner_prepares_none(
         bouncer: PgBouncer, postgres_server: str) -> None:
-    url = async_url(bouncer.url(fresh_postgres_database(postgres_server)))
+    url = driver_url(bouncer.url(fresh_postgres_database(postgres_server)))
 
     def default_runner() -> AsyncRunner:
         return AsyncRunner(create_async_engine(url))   # psycopg's own prepare_threshold

@@ -64,10 +64,9 @@ class SqlRunner(Protocol):
 
 
 def runner_for(url: str) -> SqlRunner:
-    """The runner for a `sqlite:///PATH`, `sqlite://` or `postgresql://` URL (see uapi.store.async_url)."""
-    scheme, _, rest = url.partition("://")
-    if scheme.split("+", 1)[0] == "sqlite":
-        return SqliteRunner(f"sqlite+pysqlite://{rest}")
+    """The runner for a URL with its driver (uapi.store.sql.driver_url): sqlite+pysqlite or postgresql+psycopg."""
+    if url.startswith("sqlite"):
+        return SqliteRunner(url)
     return AsyncRunner(create_async_engine(url, pool_pre_ping=True, pool_size=PG_POOL_SIZE, max_overflow=PG_MAX_OVERFLOW,
                                            connect_args=dict(PSYCOPG_CONNECT_ARGS)))
 

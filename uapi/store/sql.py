@@ -120,14 +120,14 @@ class DatabaseUrlError(ValueError):
     """The --database URL names no supported database."""
 
 
-def async_url(url: str) -> str:
-    """The SQLAlchemy async URL for a `sqlite:///PATH` or `postgresql://` URL."""
+def driver_url(url: str) -> str:
+    """The SQLAlchemy URL, with its driver, for a `sqlite:///PATH` or `postgresql://` URL."""
     scheme, sep, rest = url.partition("://")
     if not sep:
         raise DatabaseUrlError(f"{url!r} is not a database URL; use sqlite:///PATH or postgresql://USER@HOST/DB")
     base = scheme.split("+", 1)[0]
     if base == "sqlite":
-        return f"sqlite+aiosqlite://{rest}"
+        return f"sqlite+pysqlite://{rest}"
     if base in ("postgresql", "postgres"):
         return f"postgresql+psycopg://{rest}"
     raise DatabaseUrlError(f"unsupported database {scheme!r}; use sqlite:///PATH or postgresql://USER@HOST/DB")
@@ -177,7 +177,7 @@ class SqlStore:
     """
 
     def __init__(self, url: str) -> None:
-        self.url = async_url(url)
+        self.url = driver_url(url)
         self.db: SqlRunner = runner_for(self.url)
 
     async def start(self) -> None:
