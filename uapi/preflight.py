@@ -46,6 +46,8 @@ def _check_sqlite(shown: str, url: str, host: str | None, database: str | None) 
         return
     path = Path(database)
     folder = path.parent
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"--database {shown}: {folder} is a file, not a folder (choose another path)")
     if not folder.is_dir():
         raise UsageError(f"--database {shown}: folder {folder} does not exist (create it, or choose another path)")
     if path.is_dir():

@@ -85,7 +85,7 @@ MISTAKES: dict[str, Mistake] = {
     "sqlite-two-slashes": Mistake(("serve", "--database", "sqlite://uapi.db"), ("--database", "sqlite:///uapi.db")),
     "sqlite-missing-folder": Mistake(("serve", "--database", "sqlite:///missing_dir/x.db"),
                                      ("--database", "missing_dir does not exist")),
-    "sqlite-folder": Mistake(("serve", "--database", "sqlite:///a-file/x.db"), ("--database", "a-file")),
+    "sqlite-folder": Mistake(("serve", "--database", "sqlite:///a-file/x.db"), ("--database", "a-file is a file, not a folder")),
     "sqlite-not-a-database": Mistake(("serve", "--database", "sqlite:///petstore.yaml"),
                                      ("--database", "cannot open petstore.yaml")),
     "postgresql-unreachable": Mistake(("serve", "--database", f"postgresql://bob:{PASSWORD}@127.0.0.1:{{closed}}/uapi"),
