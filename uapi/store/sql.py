@@ -7,7 +7,6 @@ several concurrent writers exactly one wins and the others see that they lost.
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,7 +36,7 @@ from sqlalchemy.engine import Connection
 
 from uapi.private_files import create_private_sqlite_file
 from uapi.store.port import CallState, ListQuery, Members, Replacement, StoredCall, TokenGrant
-from uapi.store.runner import SqlRunner, runner_for
+from uapi.store.runner import SqlRunner, json_text, runner_for
 
 metadata = MetaData()
 JSON_DOC = JSON().with_variant(JSONB(), "postgresql")   # a JSON document column, binary on PostgreSQL
@@ -262,7 +261,7 @@ class SqlStore:
         """Many conditional replaces as one UPDATE joined to the new states, which answers the
         rows it changed (per-row UPDATEs cost a statement each; executemany cannot tell which
         rows matched), then the member rows of the winners, one UPDATE per distinct state.
-        The documents are written as the `doc` column's JSON type writes them (json.dumps)."""
+        The documents are written as the `doc` column's JSON type writes them (runner.json_text)."""
         if not changes:
             return set()
         if len({call.id for call, _doc, _state in changes}) != len(changes):
@@ -412,7 +411,7 @@ def replace_calls_statement(dialect: str, changes: Sequence[Replacement]) -> tup
     """(statement, parameters) of the UPDATE that writes `changes` and answers the ids written."""
     rows = [{"id": call.id, "version": call.version, "doc": doc, "ended": state.ended, "next_event": state.next_event}
             for call, doc, state in changes]
-    return _REPLACE_CALLS[dialect], {"changes": json.dumps(rows)}
+    return _REPLACE_CALLS[dialect], {"changes": json_text(rows)}
 
 
 def _members_by_state(changes: Sequence[Replacement], won: set[str]) -> dict[tuple[int | None, int | None], list[str]]:
