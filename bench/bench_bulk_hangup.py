@@ -17,7 +17,6 @@ bulk hang-up was batched is acd1bca.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -33,51 +32,9 @@ sys.path.insert(0, str(BENCH_DIR))
 sys.path.insert(0, str(BENCH_DIR.parent))   # `tests.support` from the checkout
 
 import workload as wl  # noqa: E402  (beside this file)
-from procfs import process_cpu_seconds  # noqa: E402
-
-from tests.support.servers import free_port  # noqa: E402  (one copy, shared with the tests)
+from bench_server import ServerProcess  # noqa: E402  (one way to start a bench server)
 
 OTHER_CALLS = 300   # calls of other extensions, which the hang-up must leave alone
-
-
-class Server:
-    """bench/launch.py's `server` in a child process, with `code` (a source tree) first on its path."""
-
-    def __init__(self, directory: Path, database: str, code: Path | None, log: Path) -> None:
-        self.base_url = f"http://127.0.0.1:{free_port()}"
-        env = dict(os.environ)
-        if code is not None:
-            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(code), env.get("PYTHONPATH")]))
-        self.log = log.open("w")
-        self.process = subprocess.Popen(
-            [sys.executable, str(BENCH_DIR / "launch.py"), "server", "--directory", str(directory),
-             "--database", database, "--port", self.base_url.rsplit(":", 1)[1]],
-            stdout=self.log, stderr=subprocess.STDOUT, env=env)
-
-    def wait_ready(self, probe: str, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the server exited at start-up; see {self.log.name}")
-            try:
-                if httpx.get(self.base_url + probe, headers=HEADERS, timeout=5).status_code in (200, 204):
-                    return
-            except httpx.TransportError:
-                time.sleep(0.2)
-        raise RuntimeError(f"the server did not start within {timeout} s; see {self.log.name}")
-
-    def cpu_seconds(self) -> float:
-        """User and system CPU time of the server process so far (its threads included)."""
-        return process_cpu_seconds(self.process.pid)
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.log.close()
 
 
 HEADERS = {"Authorization": f"Bearer {wl.BENCH_TOKEN}"}
@@ -91,8 +48,8 @@ def measure(size: int, database: str, code: Path | None, runs: int,
     path = f"/uapi/phoneCalls/{wl.HOT_USER}/{wl.HOT_EXTENSION}"
     hot = [c.index for c in load.hot_calls]
     engine = wl.engine_for(database)
-    server = Server(load.write_directory(workdir / f"directory-{size}.json"), database, code,
-                    workdir / f"server-{size}.log")
+    server = ServerProcess("server", load.write_directory(workdir / f"directory-{size}.json"), database, None,
+                           workdir / f"server-{size}.log", code=code)
     try:
         server.wait_ready(path + "?count=1")
         times, cpu = [], []

@@ -101,7 +101,11 @@ class Row:
 
 
 class ServerProcess:
-    def __init__(self, app: str, directory: Path, database: str, cpus: set[int] | None, log: Path) -> None:
+    """bench/launch.py's `app` in a child process, pinned to `cpus`; with `code` (a source tree,
+    see --baseline of bench_bulk_hangup.py) first on its path."""
+
+    def __init__(self, app: str, directory: Path, database: str, cpus: set[int] | None, log: Path,
+                 code: Path | None = None) -> None:
         self.app = app
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -109,8 +113,12 @@ class ServerProcess:
         command = [sys.executable, str(BENCH_DIR / "launch.py"), app, "--directory", str(directory),
                    "--database", database, "--port", str(self.port)]
         preexec = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
+        env = dict(os.environ)
+        if code is not None:
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(code), env.get("PYTHONPATH")]))
         self.output = log.open("w")
-        self.process = subprocess.Popen(command, stdout=self.output, stderr=subprocess.STDOUT, preexec_fn=preexec)
+        self.process = subprocess.Popen(command, stdout=self.output, stderr=subprocess.STDOUT, preexec_fn=preexec,
+                                        env=env)
 
     @property
     def pid(self) -> int:
