@@ -1,8 +1,8 @@
-"""SQL-specific: a unit of work of the SQL store is one transaction, all of it or nothing.
+"""SQL-specific properties of the SQL store, beyond the port's contract.
 
-Python's sqlite3 would begin a transaction by itself only before INSERT, UPDATE, DELETE and
-REPLACE, so a unit starting with `WITH ... UPDATE` (replace_calls on SQLite) used to commit its
-first statement alone. A trigger makes the unit's second statement fail; nothing of the first
+A unit of work is one transaction, all of it or nothing: Python's sqlite3 would begin a
+transaction by itself only before INSERT, UPDATE, DELETE and REPLACE, so a unit starting with
+`WITH ... UPDATE` (replace_calls on SQLite) used to commit its first statement alone. A trigger makes the unit's second statement fail; nothing of the first
 may remain.
 """
 from __future__ import annotations
@@ -42,3 +42,15 @@ async def test_a_failed_bulk_write_leaves_every_call_as_it_was(tmp_path: Path, l
     finally:
         await store.close()
 
+
+
+async def test_a_closed_file_store_keeps_its_calls(tmp_path: Path):
+    store = SqlStore(f"sqlite:///{tmp_path / 'kept.db'}")
+    await store.start()
+    try:
+        await store.insert_call("c1", "3", NOW, LIVE, {"call": {"id": "c1"}}, [("0003*210", "u210")])
+        await store.close()
+        await store.start()
+        assert (await store.load_call("c1")) is not None
+    finally:
+        await store.close()
