@@ -126,7 +126,6 @@ def run(args: argparse.Namespace) -> int:
                         retention_days=args.retention_days,
                         sip=sip_settings(args), **settings_options(args))
     app = _create_app(settings, directory, args.spec)
-    heap.settle()
     listener = bind_listener(args.host, args.port)   # last check: from here on the server starts
     _print_banner(args, directory, port=listener.getsockname()[1])
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level,
@@ -136,7 +135,8 @@ def run(args: argparse.Namespace) -> int:
     config.edge_limits = settings.limits  # type: ignore[attr-defined]  # read by uapi.edge_protocol.EdgeProtocol
     config.spec_paths = app.paths  # type: ignore[attr-defined]  # the same, for the error body of its answers
     if args.workers > 1:
-        return _run_workers(config, settings, listener, args.workers)
+        return _run_workers(config, settings, listener, args.workers)   # each worker settles its own heap
+    heap.settle()
     uvicorn.Server(config).run(sockets=[listener])
     return 0
 
