@@ -9,7 +9,7 @@ from sqlalchemy import exc
 
 from uapi.http_errors import SpecPaths, render, uapi_error_for
 
-ALLOWED = SpecPaths({})
+NO_PATHS = SpecPaths({})
 
 
 class DriverError(Exception):
@@ -25,7 +25,7 @@ class DriverError(Exception):
 def test_database_out_of_reach_answers_503_with_retry_after_and_logs_one_line(
         error: Exception, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="uapi.errors"):
-        mapped = uapi_error_for(error, "/uapi/phoneCalls/@me/simple", ALLOWED)
+        mapped = uapi_error_for(error, "/uapi/phoneCalls/@me/simple", NO_PATHS)
     assert (mapped.status, mapped.code, mapped.headers) == (503, "service_unavailable", {"Retry-After": "2"})
     (record,) = caplog.records
     assert record.exc_info is None and "\n" not in record.getMessage(), record.getMessage()
@@ -37,11 +37,11 @@ def test_database_out_of_reach_answers_503_with_retry_after_and_logs_one_line(
 ], ids=["integrity", "programming"])
 def test_other_database_errors_stay_500(error: Exception, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.ERROR, logger="uapi.errors"):
-        assert uapi_error_for(error, "/uapi/phoneCalls/@me/simple", ALLOWED).status == 500
+        assert uapi_error_for(error, "/uapi/phoneCalls/@me/simple", NO_PATHS).status == 500
 
 
 def test_token_endpoint_says_temporarily_unavailable() -> None:
-    error = uapi_error_for(exc.OperationalError("INSERT", {}, DriverError("disk full")), "/oauth/token", ALLOWED)
+    error = uapi_error_for(exc.OperationalError("INSERT", {}, DriverError("disk full")), "/oauth/token", NO_PATHS)
     response = render(error, oauth=True)
     assert response.status_code == 503 and response.headers["Retry-After"] == "2"
     assert json.loads(response.body)["error"] == "temporarily_unavailable"
