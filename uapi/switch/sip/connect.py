@@ -88,6 +88,7 @@ class ConnectMixin:
             leg.confirm(resp)
             if not leg.live:
                 self._ack(leg, request.cseq[0], b"")
+                self._send_wanted_bye(leg)
                 return
             leg.remote_sdp = resp.body or leg.remote_sdp
             if body:
@@ -105,12 +106,16 @@ class ConnectMixin:
             leg.invite_busy = True
             asyncio.get_running_loop().call_later(delay, self._retry_reinvite, leg)
             return
-        if status in (481, 408) and leg.live:   # the dialog is gone (RFC 3261 12.2.1.2): a failure, not a hang-up
-            self._remote_end(leg, "failed", status, bye=True)
+        if status in (481, 408):   # the dialog is gone (RFC 3261 12.2.1.2): a failure, not a hang-up
+            leg.bye_wanted = False
+            if leg.live:
+                self._remote_end(leg, "failed", status, bye=True)
+        self._send_wanted_bye(leg)
         done(None)
         self._next_reinvite(leg)
 
     def _retry_reinvite(self: EngineState, leg: SipLeg) -> None:
         leg.invite_busy = False
+        self._send_wanted_bye(leg)   # ended while waiting to retry: nothing is pending any more
         self._next_reinvite(leg)
 

@@ -307,7 +307,13 @@ class SipEngine(ConnectMixin, InboundMixin):
             else:
                 if leg.deferred_offer is not None:
                     self._ack_deferred(leg, self._inactive_answer(leg))
-                self._bye(leg)
+                if leg.invite_busy:
+                    # A re-INVITE of ours is pending. Kamailio's workers may forward a BYE sent
+                    # now ahead of it, and the phone would then answer the INVITE of a dialog it
+                    # has ended and stay in it: the BYE follows the re-INVITE's final response.
+                    leg.bye_wanted = True
+                else:
+                    self._bye(leg)
 
     def _send_cancel(self, leg: SipLeg) -> None:
         leg.cancel_sent = True
@@ -318,6 +324,12 @@ class SipEngine(ConnectMixin, InboundMixin):
 
     def _bye(self, leg: SipLeg) -> None:
         self.runner.client(leg.request("BYE"), leg.next_hop(), lambda a: None)
+
+    def _send_wanted_bye(self, leg: SipLeg) -> None:
+        """The BYE held back while a re-INVITE was pending (see _end_parties), now that it is over."""
+        if leg.bye_wanted:
+            leg.bye_wanted = False
+            self._bye(leg)
 
     def _remote_end(self, leg: SipLeg, kind: str, status: int | None, *, bye: bool = False) -> None:
         """The far end (or the network) ended this leg: record it, tell the domain."""

@@ -47,6 +47,7 @@ class SipLeg:
     last_ack: bytes | None = None
     partner: str | None = None
     invite_busy: bool = False         # one INVITE transaction per dialog at a time
+    bye_wanted: bool = False          # ended while our re-INVITE was pending: the BYE follows its answer
     # queued (body, done) while one is pending
     reinvites: list[tuple[ReinviteBody, Callable[[SipMessage | None], None]]] = field(default_factory=list)
     relay_for: str | None = None      # inbound B2BUA: the caller party this leg answers for
