@@ -25,6 +25,7 @@ from uapi.downloads import ARCHIVES, archive_endpoint
 from uapi.field_limits import FieldLimits
 from uapi.home import home_endpoint
 from uapi.http_errors import SpecPaths, exception_handler, handled_exceptions
+from uapi.json_bodies import OrjsonJsonifier
 from uapi.log_redaction import redact_access_log
 from uapi.middlewares import ServedApp, in_front_of
 from uapi.package_data import HANDLERS_PACKAGE
@@ -140,7 +141,8 @@ def create_app(settings: Settings, directory: Directory | None = None) -> Served
     redact_access_log()
     services = build_services(settings, directory or load_directory(settings), spec)
 
-    app = connexion.AsyncApp(__name__, lifespan=services_lifespan(services), security_map=connexion_tuning.SECURITY_MAP)
+    app = connexion.AsyncApp(__name__, lifespan=services_lifespan(services), security_map=connexion_tuning.SECURITY_MAP,
+                             jsonifier=OrjsonJsonifier())
     connexion_tuning.install(app)
     app.add_api(
         spec,

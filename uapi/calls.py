@@ -7,9 +7,8 @@ store's conditional update, retrying on a lost race, so of concurrent writers on
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from uapi import actions
@@ -31,6 +30,7 @@ from uapi.lifecycle import advance, apply_event, close_legs, digits, end_after_r
 from uapi.store.port import CallStore, ListQuery, StoredCall
 from uapi.switch import BRIDGE, LIVE, OFF_HOOK_SOURCE, Accept, IncomingCall, Leg, Reject, Switch, SwitchEvent
 from uapi.switch_commands import commands_between
+from uapi.turns import Turns
 
 log = logging.getLogger("uapi")
 MAX_RACE_RETRIES = 100
@@ -38,6 +38,9 @@ SWEEP_BATCH = 200
 # Calls a bulk hang-up writes per transaction: one write of 1000 takes the SQLite writer for
 # tens of milliseconds, short enough that other requests' writes barely notice it.
 BULK_BATCH = 1000
+# Batches of one bulk hang-up under way at once: while the database writes one (SQLite's
+# writer thread, or PostgreSQL), the event loop plans the next, so the two overlap on two cores.
+BULK_BATCHES_IN_FLIGHT = 2
 
 
 class CallService:
@@ -52,7 +55,7 @@ class CallService:
         # only the database has to learn of them; a real phone must hear its CANCEL or BYE at
         # the deadline itself, so with a real switch each call also gets an in-process alarm.
         self.alarms = DeadlineAlarms(clock, self._write_due) if LIVE in switch.capabilities else None
-        self._turns: dict[str, list[Any]] = {}   # call id -> [lock, holders and waiters]
+        self.turns = Turns()   # see uapi.turns
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -77,7 +80,7 @@ class CallService:
         sequential = OFF_HOOK_SOURCE not in self.switch.capabilities
         doc = new_document(kind, call_id, charged, parties, view_in, body.get("nonce"), options, now, sequential,
                            LIVE in self.switch.capabilities)
-        async with self._turn(call_id):
+        async with self.turns.of([call_id]):
             await self._insert(doc, charged, now)
             known = await self._tell_switch(None, doc)
         if not known:
@@ -204,9 +207,21 @@ class CallService:
             doc = await self._transition(stored, lambda doc, now: close_legs(doc, wanted, now))
             return [] if doc is None else [doc]
         candidates = await self.store.all_live_calls([e.extended for e in extensions], self.now_ms())
+        in_flight = asyncio.Semaphore(BULK_BATCHES_IN_FLIGHT)
+
+        async def batch_of(start: int) -> dict[str, CallDoc]:
+            async with in_flight:
+                return await self._hang_up_batch(candidates[start:start + BULK_BATCH], wanted)
+
+        # Every batch runs to its end, even when another fails: a batch stopped between its
+        # write and the switch would leave calls ended in the store and live on the phones.
+        outcomes = await asyncio.gather(*(batch_of(start) for start in range(0, len(candidates), BULK_BATCH)),
+                                        return_exceptions=True)
         hung_up: dict[str, CallDoc] = {}
-        for start in range(0, len(candidates), BULK_BATCH):
-            hung_up |= await self._hang_up_batch(candidates[start:start + BULK_BATCH], wanted)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+            hung_up |= outcome
         return [hung_up[stored.id] for stored in candidates if stored.id in hung_up]
 
     async def _hang_up_batch(self, batch: Sequence[StoredCall], wanted: str | None) -> dict[str, CallDoc]:
@@ -214,12 +229,10 @@ class CallService:
         (another writer changed them since they were read) and the ones that need more than a
         plain write go through `_transition` one by one, as every call did before.
 
-        The batch holds the turns of all its calls (see `_turn`) from before its write until
+        The batch holds the turns of all its calls (uapi.turns) from before its write until
         the switch was told: a writer that wrote a call before us and has not yet sent its
-        INVITE keeps the turn, so our BYE waits for it. Turns are taken in id order, and any
-        other writer holds one turn at a time, so two bulk hang-ups sharing calls cannot wait
-        on each other in a circle."""
-        async with self._turns_of([stored.id for stored in batch]):
+        INVITE keeps the turn, so our BYE waits for it."""
+        async with self.turns.of([stored.id for stored in batch]):
             planned, alone = self._plan_hang_ups(batch, wanted, self.now_ms())
             won = await self.store.replace_calls([(stored, to_json(new), call_state(new))
                                                   for stored, _before, new in planned])
@@ -253,7 +266,8 @@ class CallService:
             new = close_legs(doc, wanted, now)
             if new is None:
                 continue
-            if members_of(new, self.directory) - members_of(before, self.directory):
+            if len(new["parties"]) != len(before["parties"]) and (   # parties are only ever added
+                    members_of(new, self.directory) - members_of(before, self.directory)):
                 alone.append(stored.id)
             else:
                 planned.append((stored, before, new))
@@ -291,34 +305,11 @@ class CallService:
         no longer live or `step` found nothing to do. With `decline_error`, an ended call is
         an error instead.
         """
-        async with self._turn(stored.id):
+        async with self.turns.of([stored.id]):
             written, known = await self._write(stored, step, decline_error)
         if known:   # the simulator's outcomes, known the moment it dialled: a transition of their own
             return await self._apply_events(stored.id, known) or written
         return written
-
-    @contextlib.asynccontextmanager
-    async def _turn(self, call_id: str) -> AsyncIterator[None]:
-        """One writer of a call at a time in this process, from its write until the switch was
-        told: otherwise a hang-up's BYEs could overtake the INVITE of a party dialled by the
-        write before it, and leave that party ringing on a call that has ended."""
-        entry = self._turns.setdefault(call_id, [asyncio.Lock(), 0])
-        entry[1] += 1
-        try:
-            async with entry[0]:
-                yield
-        finally:
-            entry[1] -= 1
-            if entry[1] == 0:
-                del self._turns[call_id]
-
-    @contextlib.asynccontextmanager
-    async def _turns_of(self, call_ids: Sequence[str]) -> AsyncIterator[None]:
-        """The turns of many calls at once, taken in id order (see _hang_up_batch)."""
-        async with contextlib.AsyncExitStack() as stack:
-            for call_id in sorted(call_ids):
-                await stack.enter_async_context(self._turn(call_id))
-            yield
 
     async def _write(self, stored: StoredCall, step: Callable[[CallDoc, int], CallDoc | None],
                      decline_error: bool) -> tuple[CallDoc | None, list[SwitchEvent]]:

@@ -9,6 +9,7 @@ store keeps the next deadline and the projected end in indexed columns.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Literal
@@ -23,7 +24,9 @@ NOT_ALLOWED_STATUSES = frozenset({401, 403, 407})   # SIP refusals that mean the
 Deadline = Literal["answer", "ring_timeout", "duration", "unpark"]
 
 
+@functools.lru_cache(maxsize=64)
 def iso(ms: int) -> str:
+    # Memoized: a bulk hang-up stamps thousands of calls with the same instant.
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from uapi.store.port import CallState
 
@@ -175,6 +176,29 @@ async def test_a_bulk_hang_up_retries_the_calls_changed_under_its_batch_write_an
     # The changed call was written twice (the racer, then the retry); the ended one only by the racer.
     assert {call_id: call.version for call_id, call in written.items()} == {
         kept["id"]: 2, changed["id"]: 3, ended["id"]: 2, plain["id"]: 2}
+
+
+async def test_a_bulk_batch_that_fails_fails_the_request_but_every_other_batch_is_written_and_released(
+        api, app, monkeypatch):
+    monkeypatch.setattr("uapi.calls.BULK_BATCH", 2)   # three batches, two of them under way at once
+    calls = [await api.create(f"55525{i:02d}") for i in range(6)]
+    store, switch = app.services.store, app.services.switch
+    batch_write = store.replace_calls
+    first = {calls[0]["id"], calls[1]["id"]}
+
+    async def failing_first(changes):
+        if {stored.id for stored, _doc, _state in changes} == first:
+            await asyncio.sleep(0.05)   # the other batches are under way meanwhile
+            raise OperationalError("UPDATE calls", {}, Exception("disk I/O error"))
+        return await batch_write(changes)
+
+    store.replace_calls = failing_first
+    response = await api.request("DELETE", f"{ME}/210")
+    assert response.status_code == 503 and response.json()["error"]["code"] == "service_unavailable"
+    live = {c["id"]: (await store.load_call(c["id"])).live for c in calls}
+    assert live == {c["id"]: c["id"] in first for c in calls}
+    released = {call_id for call_id, _party, command in switch.commands if command == "end"}
+    assert released == {c["id"] for c in calls} - first
 
 
 async def test_ended_call_stays_readable_with_how_it_ended(api, clock):
