@@ -6,6 +6,7 @@ from typing import Any
 from connexion import request
 from starlette.responses import Response
 
+from uapi import heap
 from uapi.accounts import Extension, Principal, User, resolve_extensions, resolve_user
 from uapi.call_document import CallOptions
 from uapi.call_types import CallDoc, CallKind
@@ -142,7 +143,8 @@ async def update_phone_call(user_id: str, extension: str, phone_call_id: str, bo
 
 async def hang_up_phone_calls(user_id: str, extension: str, token_info: dict[str, Any],
                               phone_number: str | None = None, fields: str | None = None) -> Reply:
-    return await _hang_up(user_id, extension, None, phone_number, fields, token_info)
+    with heap.collections_paused():   # every live call of the extension: thousands of documents
+        return await _hang_up(user_id, extension, None, phone_number, fields, token_info)
 
 
 async def hang_up_phone_call(user_id: str, extension: str, phone_call_id: str, token_info: dict[str, Any],
