@@ -7,7 +7,6 @@ decides what an error looks like on the wire: `{"error": {"code", "message"}}`, 
 """
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Iterable
@@ -20,6 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 
 from uapi.errors import UapiError, error_body
+from uapi.json_bodies import json_body
 from uapi.spec_core import HTTP_METHODS
 from uapi.store.faults import database_unavailable, one_line, unavailable_error
 
@@ -163,7 +163,7 @@ def render(error: UapiError, oauth: bool = False) -> ConnexionResponse:
     else:
         body, headers = error_body(error.code, error.message), error.headers
     return ConnexionResponse(status_code=error.status, mimetype="application/json",
-                             body=json.dumps(body).encode(), headers=headers)
+                             body=json_body(body), headers=headers)
 
 
 def exception_handler(paths: SpecPaths) -> Any:
