@@ -60,8 +60,10 @@ def measure(size: int, database: str, code: Path | None, runs: int,
                 times.append(time.perf_counter() - started)
                 cpu.append(server.cpu_seconds() - cpu_before)
                 if response.status_code != 200 or len(response.json()) != size:
+                    log = (workdir / f"server-{size}.log").read_text(errors="replace")[-3000:]
                     raise RuntimeError(f"the hang-up answered {response.status_code}, "
-                                       f"{len(response.content)} bytes; expected {size} calls")
+                                       f"{len(response.content)} bytes; expected {size} calls; the server's "
+                                       f"log ends:\n{log}")
                 other = load.typical_calls[0]
                 others = client.get(f"/uapi/phoneCalls/{other.user_id}/{other.extension}")
                 if others.status_code != 200:
@@ -80,6 +82,12 @@ def snapshot(commit: str, workdir: Path) -> Path:
     # From the top of the repository: run in bench/, git archive would pack bench/ alone.
     archive = subprocess.run(["git", "-C", str(BENCH_DIR.parent), "archive", commit], check=True, capture_output=True)
     subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+    # The packages uapi.handlers and uapi.openapi are the folders handlers/ and openapi/, mapped by
+    # the install (pyproject.toml): without these links the snapshot's server would import the
+    # handlers and the contract of the editable install, i.e. of this tree.
+    for package in ("handlers", "openapi"):
+        if (target / package).is_dir() and not (target / "uapi" / package).exists():
+            (target / "uapi" / package).symlink_to(Path("..") / package)
     return target
 
 

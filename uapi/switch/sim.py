@@ -8,6 +8,7 @@ restarts and across server processes exactly like the real switch's events would
 """
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 
 from uapi.accounts import Simulator
@@ -19,8 +20,8 @@ class SimulatedSwitch:
 
     def __init__(self, config: Simulator) -> None:
         self.config = config
-        # (call id, party, command): what a real switch would have been told; bounded, for tests.
-        self.commands: list[tuple[str, str, str]] = []
+        # (call id, party, command): what a real switch would have been told; the last 1000, for tests.
+        self.commands: deque[tuple[str, str, str]] = deque(maxlen=1000)
 
     async def start(self, on_event: EventSink, on_incoming: IncomingHandler) -> Sequence[tuple[str, str]]:
         """Nothing to start: no phone ever dials a simulated switch, and no leg outlives it."""
@@ -57,4 +58,3 @@ class SimulatedSwitch:
 
     def _note(self, call_id: str, party: str, command: str) -> None:
         self.commands.append((call_id, party, command))
-        del self.commands[:-1000]
