@@ -140,7 +140,8 @@ def create_app(settings: Settings, directory: Directory | None = None) -> Served
     redact_access_log()
     services = build_services(settings, directory or load_directory(settings), spec)
 
-    app = connexion.AsyncApp(__name__, lifespan=services_lifespan(services), security_map=connexion_tuning.SECURITY_MAP)
+    app = connexion.AsyncApp(__name__, lifespan=services_lifespan(services), security_map=connexion_tuning.SECURITY_MAP,
+                             middlewares=connexion_tuning.middlewares())
     connexion_tuning.install(app)
     app.add_api(
         spec,
