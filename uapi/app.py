@@ -142,7 +142,8 @@ def create_app(settings: Settings, directory: Directory | None = None) -> Served
     services = build_services(settings, directory or load_directory(settings), spec)
 
     app = connexion.AsyncApp(__name__, lifespan=services_lifespan(services), security_map=connexion_tuning.SECURITY_MAP,
-                             jsonifier=OrjsonJsonifier())
+                             jsonifier=OrjsonJsonifier(), middlewares=connexion_tuning.middlewares(),
+                             uri_parser_class=connexion_tuning.OnceURIParser)
     connexion_tuning.install(app)
     app.add_api(
         spec,

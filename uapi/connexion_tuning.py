@@ -1,31 +1,155 @@
 """Per-request work of Connexion 3.3 that depends only on the operation, done once instead.
 
-Measured with bench/bench_server.py (cpu/req) and a profile of the request path, three things
+Measured with bench/bench_server.py (cpu/req) and a profile of the request path, what
 Connexion rebuilds on every request although nothing in them changes between requests:
 
 * `AsyncOperation.fn` is a property: each request builds a new decorator around the handler;
 * that decorator wraps the handler again (parameter and response decorators, each inspecting
   the handler's signature) and builds a new URI parser from the operation's parameters;
-* the security handlers inspect the token-info function's signature, twice per request.
+* the security handlers inspect the token-info function's signature, twice per request;
+* request validation builds its parameter validator and URI parser, the URI parser rebuilds its
+  name-to-schema tables at each use, parameter names go through `pythonic` (three regular
+  expressions) and the operation is reached through a context-local proxy, all per request.
 
-`install(app)` swaps in subclasses that keep these per operation (each operation object
+`install(app)`, `middlewares()` and `OnceURIParser` (AsyncApp's `middlewares` and
+`uri_parser_class` options) swap in subclasses that keep these per operation (each operation object
 serves exactly one operation, so nothing is shared between operations). Requests take the
 same path through the same Connexion code otherwise. These are Connexion internals: the range
 pinned in pyproject.toml is the one checked, by tests/unit/test_connexion_tuning.py.
 """
 from __future__ import annotations
 
+import asyncio
+import collections.abc
 import functools
+import types
 from collections.abc import Callable
 from typing import Any
 
 from connexion.apps.asynchronous import AsyncApi, AsyncOperation
+from connexion.context import _context
+from connexion.context import context as request_context
+from connexion.context import operation as context_operation
 from connexion.decorators import StarletteDecorator
+from connexion.decorators.parameter import (
+    CONTEXT_NAME,
+    AsyncParameterDecorator,
+    get_arguments,
+    pythonic,
+    unwrap_decorators,
+)
+from connexion.decorators.response import AsyncResponseDecorator
+from connexion.exceptions import NonConformingResponseHeaders
+from connexion.http_facts import FORM_CONTENT_TYPES
+from connexion.middleware.main import ConnexionMiddleware
+from connexion.middleware.request_validation import (
+    RequestValidationAPI,
+    RequestValidationMiddleware,
+    RequestValidationOperation,
+)
 from connexion.security import SECURITY_HANDLERS, AbstractSecurityHandler
+from connexion.uri_parsing import OpenAPIURIParser
+from connexion.utils import extract_content_type, inspect_function_arguments
+
+# Connexion converts every parameter name (camelCase to snake_case through `inflection`, three
+# regular expressions) on every request, several times each. The names are the spec's and the
+# request's query keys: a bounded cache answers each once (bounded: query keys come from clients).
+pythonic_name = functools.lru_cache(maxsize=1024)(pythonic)
+
+
+class OperationParameterDecorator(AsyncParameterDecorator):  # type: ignore[misc]
+    """Connexion's parameter decorator, with what it looks up per request looked up once.
+
+    Connexion's wrapper reaches the operation through a context-local proxy at every use, reads
+    the form (for files) of every request, and converts names with `pythonic`. This one keeps
+    the operation it decorates for (`decorate` runs inside the operation's first request), reads
+    the form only when the request has one (a form media type, which is when Starlette parses
+    one), and converts names through `pythonic_name`. The handler's arguments are Connexion's
+    own `get_arguments`, and the context's entries it takes, as before.
+    """
+
+    def __init__(self, *, framework: Any, pythonic_params: bool = False) -> None:
+        super().__init__(framework=framework, pythonic_params=pythonic_params)
+        if pythonic_params:
+            self.sanitize_fn = pythonic_name
+
+    def __call__(self, function: Callable[..., Any]) -> Callable[..., Any]:
+        spec_operation = context_operation._get_current_object()
+        arguments, has_kwargs = inspect_function_arguments(unwrap_decorators(function))
+        sanitize = self.sanitize_fn
+        wants_context = CONTEXT_NAME in arguments
+
+        @functools.wraps(function)
+        async def wrapper(request: Any) -> Any:
+            body = self._maybe_get_body(request, arguments=arguments, has_kwargs=has_kwargs)
+            while asyncio.iscoroutine(body):
+                body = await body
+            mimetype = request.mimetype
+            files = await request.files() if mimetype in FORM_CONTENT_TYPES else {}
+            found = get_arguments(spec_operation, path_params=request.path_params, query_params=request.query_params,
+                                  body=body, files=files, arguments=arguments, has_kwargs=has_kwargs,
+                                  sanitize=sanitize, content_type=mimetype)
+            kwargs = {sanitize(name): value for name, value in found.items()}
+            for name, value in _context.get().items():   # what the security handlers left (token_info, user)
+                if has_kwargs or name in arguments:
+                    kwargs[name] = value
+            if wants_context:
+                kwargs[CONTEXT_NAME] = request_context
+            return await function(**kwargs)
+
+        return wrapper
+
+
+class OperationResponseDecorator(AsyncResponseDecorator):  # type: ignore[misc]
+    """Connexion's response decorator with the operation's media types read once.
+
+    Connexion reads `operation.produces` through the context proxy and de-duplicates it for
+    every response; the choice of Content-Type from it is unchanged.
+    """
+
+    def __init__(self, *, framework: Any, jsonifier: Any) -> None:
+        super().__init__(framework=framework, jsonifier=jsonifier)
+        self._produces: list[str] | None = None
+
+    def __call__(self, function: Callable[..., Any]) -> Callable[..., Any]:
+        self._produces = list(set(context_operation.produces))   # `decorate` runs inside a request
+        wrapped: Callable[..., Any] = super().__call__(function)
+        return wrapped
+
+    def _infer_content_type(self, data: Any, headers: dict[str, str]) -> str | None:
+        produces = self._produces if self._produces is not None else list(set(context_operation.produces))
+        declared = extract_content_type(headers)
+        if data is not None and not produces:
+            produces = ["application/json"]
+        if declared:
+            if declared not in produces:
+                raise NonConformingResponseHeaders(
+                    f"Returned content type ({declared}) is not defined in operation spec ({context_operation.produces}).")
+            return str(declared)
+        if len(produces) <= 1:
+            return produces[0] if produces else None
+        if isinstance(data, str):
+            chosen = [media for media in produces if "text/plain" in media]
+        elif isinstance(data, (bytes, types.GeneratorType, collections.abc.Iterator)):
+            chosen = [media for media in produces if "application/octet-stream" in media]
+        else:
+            chosen = []
+        if not chosen:
+            raise NonConformingResponseHeaders("Multiple response content types are defined in the operation spec, "
+                                               "but the handler response did not specify which one to return.")
+        return chosen[-1]
 
 
 class OnceDecorator(StarletteDecorator):  # type: ignore[misc]  # connexion ships no type information
     """Decorates its handler and builds its URI parser on the first request only."""
+
+    @property
+    def _parameter_decorator_cls(self) -> type[OperationParameterDecorator]:
+        return OperationParameterDecorator
+
+    @property
+    def _response_decorator_cls(self) -> type[OperationResponseDecorator]:
+        return OperationResponseDecorator
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -71,6 +195,69 @@ def _remembering_signatures(handler: type[AbstractSecurityHandler]) -> type[Abst
 
 
 SECURITY_MAP = {scheme: _remembering_signatures(handler) for scheme, handler in SECURITY_HANDLERS.items()}
+
+
+class OnceURIParser(OpenAPIURIParser):  # type: ignore[misc]
+    """Connexion's OpenAPI URI parser with its name-to-schema tables built once.
+
+    `param_schemas` and `form_defns` are properties that rebuild a dict from the parameter
+    definitions at every use, and the parser uses them several times per parameter of every
+    request (in validation, 6 of the 28 us a list page's parameters took). The definitions are
+    fixed when the parser is built (Connexion's AsyncApp option `uri_parser_class`).
+    """
+
+    @functools.cached_property
+    def param_schemas(self) -> dict[str, Any]:
+        schemas: dict[str, Any] = super().param_schemas
+        return schemas
+
+    @functools.cached_property
+    def form_defns(self) -> dict[str, Any]:
+        definitions: dict[str, Any] = super().form_defns
+        return definitions
+
+
+class OnceRequestValidationOperation(RequestValidationOperation):  # type: ignore[misc]
+    """Request validation with its parameter validator (and URI parser) built once.
+
+    Connexion builds both on every request. An operation without a requestBody has no media
+    type to check and no body to validate (Connexion's own path finds an empty `consumes` and
+    an empty body schema for it): only its parameters are validated. Operations with a body
+    take Connexion's path, with the same validator.
+    """
+
+    @functools.cached_property
+    def parameter_validator(self) -> Any:
+        # Built at the first request, once every middleware has read the operation (Connexion
+        # adds the path's parameters to it as each one does).
+        uri_parser = self._operation.uri_parser_class(self._operation.parameters, self._operation.body_definition())
+        return self._validator_map["parameter"](self._operation.parameters, uri_parser=uri_parser,
+                                                strict_validation=self.strict_validation,
+                                                security_query_params=self.security_query_params)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self._operation.request_body:
+            await super().__call__(scope, receive, send)
+            return
+        self.parameter_validator.validate(scope)
+        await self.next_app(scope, receive, send)
+
+
+class OnceRequestValidationAPI(RequestValidationAPI):  # type: ignore[misc]
+    def make_operation(self, operation: Any) -> OnceRequestValidationOperation:
+        return OnceRequestValidationOperation(self.next_app, operation=operation,
+                                              strict_validation=self.strict_validation,
+                                              validator_map=self.validator_map)
+
+
+class OnceRequestValidationMiddleware(RequestValidationMiddleware):  # type: ignore[misc]
+    api_cls = OnceRequestValidationAPI
+
+
+def middlewares() -> list[Any]:
+    """Connexion's default middleware stack (AsyncApp's `middlewares` option) with the tuned layers."""
+    replacements = {RequestValidationMiddleware: OnceRequestValidationMiddleware}
+    return [replacements.get(layer, layer) for layer in ConnexionMiddleware.default_middlewares]
 
 
 def install(app: Any) -> None:

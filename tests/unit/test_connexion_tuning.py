@@ -8,7 +8,12 @@ from __future__ import annotations
 import connexion
 from connexion.apps.asynchronous import AsyncOperation
 from connexion.decorators import StarletteDecorator
+from connexion.decorators.parameter import AsyncParameterDecorator, get_arguments
+from connexion.decorators.response import BaseResponseDecorator
+from connexion.middleware.main import ConnexionMiddleware
+from connexion.middleware.request_validation import RequestValidationMiddleware, RequestValidationOperation
 from connexion.security import SECURITY_HANDLERS, AbstractSecurityHandler
+from connexion.uri_parsing import OpenAPIURIParser
 
 from uapi import connexion_tuning
 from uapi.app import create_app
@@ -23,6 +28,14 @@ def test_the_overridden_members_exist_where_the_tuning_expects_them():
     assert set(connexion_tuning.SECURITY_MAP) == set(SECURITY_HANDLERS)
     app = connexion.AsyncApp(__name__)
     assert app._middleware_app.api_cls.__name__ == "AsyncApi"
+    assert isinstance(OpenAPIURIParser.__dict__["param_schemas"], property)
+    assert isinstance(OpenAPIURIParser.__dict__["form_defns"], property)
+    assert isinstance(BaseResponseDecorator.__dict__["_infer_content_type"], staticmethod)
+    assert callable(AsyncParameterDecorator._maybe_get_body) and callable(get_arguments)
+    assert isinstance(RequestValidationOperation.__dict__["security_query_params"], property)
+    assert RequestValidationMiddleware in ConnexionMiddleware.default_middlewares
+    assert connexion_tuning.OnceRequestValidationMiddleware in connexion_tuning.middlewares()
+    assert RequestValidationMiddleware not in connexion_tuning.middlewares()
 
 
 def test_the_server_builds_each_handler_stack_once(tmp_path):
