@@ -12,6 +12,7 @@ from uapi.call_document import CallOptions
 from uapi.call_types import CallDoc, CallKind
 from uapi.errors import bad_request
 from uapi.filters import list_query
+from uapi.json_bodies import json_body
 from uapi.services import Services, current
 
 # What a handler answers: (body, status) for Connexion to serialise, or a response passed through as is.
@@ -145,8 +146,19 @@ async def update_phone_call(user_id: str, extension: str, phone_call_id: str, bo
 
 async def hang_up_phone_calls(user_id: str, extension: str, token_info: dict[str, Any],
                               phone_number: str | None = None, fields: str | None = None) -> Reply:
-    with heap.collections_paused():   # every live call of the extension: thousands of documents
-        return await _hang_up(user_id, extension, None, phone_number, fields, token_info)
+    # Every live call of the extension: thousands of documents, made and answered with the cyclic
+    # collector paused (uapi.heap). The answer is written here, inside the pause, and the
+    # documents dropped: once collections resume, the first one would otherwise walk them all
+    # while Connexion wrote them (45 ms for 10 000 calls).
+    with heap.collections_paused():
+        reply = await _hang_up(user_id, extension, None, phone_number, fields, token_info)
+        if isinstance(reply, Response):
+            return reply
+        body, status = reply
+        del reply
+        answer = Response(json_body(body), status, media_type="application/json")
+        del body
+    return answer
 
 
 async def hang_up_phone_call(user_id: str, extension: str, phone_call_id: str, token_info: dict[str, Any],

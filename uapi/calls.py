@@ -38,8 +38,7 @@ SWEEP_BATCH = 200
 # Calls a bulk hang-up writes per transaction: one write of 1000 takes the SQLite writer for
 # tens of milliseconds, short enough that other requests' writes barely notice it.
 BULK_BATCH = 1000
-# Batches of one bulk hang-up under way at once: while the database writes one (SQLite's
-# writer thread, or PostgreSQL), the event loop plans the next, so the two overlap on two cores.
+# Batches of one bulk hang-up under way at once (see CallService._hang_up_all).
 BULK_BATCHES_IN_FLIGHT = 2
 
 
@@ -206,23 +205,44 @@ class CallService:
             stored = await self._find(extensions, call_id)
             doc = await self._transition(stored, lambda doc, now: close_legs(doc, wanted, now))
             return [] if doc is None else [doc]
-        candidates = await self.store.all_live_calls([e.extended for e in extensions], self.now_ms())
-        in_flight = asyncio.Semaphore(BULK_BATCHES_IN_FLIGHT)
+        return await self._hang_up_all([e.extended for e in extensions], wanted)
 
-        async def batch_of(start: int) -> dict[str, CallDoc]:
-            async with in_flight:
-                return await self._hang_up_batch(candidates[start:start + BULK_BATCH], wanted)
+    async def _hang_up_all(self, extensions: list[str], wanted: str | None) -> list[CallDoc]:
+        """Every live call of the extensions, a batch at a time (see _hang_up_batch), oldest first.
 
-        # Every batch runs to its end, even when another fails: a batch stopped between its
-        # write and the switch would leave calls ended in the store and live on the phones.
-        outcomes = await asyncio.gather(*(batch_of(start) for start in range(0, len(candidates), BULK_BATCH)),
-                                        return_exceptions=True)
+        While the database writes one batch (SQLite's writer thread, or PostgreSQL) the event
+        loop reads and plans the next: at most BULK_BATCHES_IN_FLIGHT batches are under way,
+        and the next batch is read only once one of them has finished. Every batch started runs
+        to its end, even when another fails or the request is cancelled: a batch stopped
+        between its write and the switch would leave calls ended in the store and live on the
+        phones."""
+        now = self.now_ms()
+        slots = asyncio.Semaphore(BULK_BATCHES_IN_FLIGHT)
+        read: list[StoredCall] = []
         hung_up: dict[str, CallDoc] = {}
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
-            hung_up |= outcome
-        return [hung_up[stored.id] for stored in candidates if stored.id in hung_up]
+        tasks: list[asyncio.Task[None]] = []
+
+        async def run(batch: list[StoredCall]) -> None:
+            try:
+                hung_up.update(await self._hang_up_batch(batch, wanted))
+            finally:
+                slots.release()
+
+        try:
+            while True:
+                await slots.acquire()
+                batch = await self.store.live_calls_after(extensions, now, read[-1] if read else None, BULK_BATCH)
+                if not batch:
+                    slots.release()
+                    break
+                read += batch
+                tasks.append(asyncio.create_task(run(batch)))
+        finally:
+            failures = await asyncio.shield(asyncio.gather(*tasks, return_exceptions=True))
+        for failure in failures:
+            if failure is not None:
+                raise failure
+        return [hung_up[stored.id] for stored in read if stored.id in hung_up]
 
     async def _hang_up_batch(self, batch: Sequence[StoredCall], wanted: str | None) -> dict[str, CallDoc]:
         """Hang up a batch of calls with one conditional write of them all; the calls it lost

@@ -30,6 +30,15 @@ def ids(found: list[StoredCall]) -> list[str]:
     return [call.id for call in found]
 
 
+async def all_live(calls: CallStore, extensions: list[str], now: int, limit: int = 2) -> list[StoredCall]:
+    """Every live call of `extensions`, read `limit` at a time through live_calls_after."""
+    found: list[StoredCall] = []
+    while batch := await calls.live_calls_after(extensions, now, found[-1] if found else None, limit):
+        assert len(batch) <= limit
+        found += batch
+    return found
+
+
 async def page(calls: CallStore, query: ListQuery, extensions: tuple[str, ...] = (JOHN,),
                now: int = NOW) -> tuple[int, list[str]]:
     total, found = await calls.live_calls_page(list(extensions), now, query)
@@ -124,14 +133,26 @@ async def test_a_call_on_several_of_the_extensions_is_listed_once(calls: CallSto
     await insert(calls, "both", published=NOW, members=(JOHN, JANE))
     await insert(calls, "jane", published=NOW + 1000, members=(JANE,))
     assert await page(calls, ListQuery(), extensions=(JOHN, JANE)) == (2, ["both", "jane"])
-    assert ids(await calls.all_live_calls([JOHN, JANE], NOW)) == ["both", "jane"]
+    assert ids(await all_live(calls, [JOHN, JANE], NOW)) == ["both", "jane"]
 
 
-async def test_all_live_calls_are_the_live_ones_oldest_first(calls: CallStore):
+async def test_the_live_calls_after_none_are_all_the_live_ones_oldest_first(calls: CallStore):
     await five_live_calls(calls)
-    assert ids(await calls.all_live_calls([JOHN], NOW)) == PAGE_IDS
-    assert ids(await calls.all_live_calls([JANE], NOW)) == ["jane1"]
-    assert await calls.all_live_calls([ANNA], NOW) == []
+    assert ids(await all_live(calls, [JOHN], NOW)) == PAGE_IDS
+    assert ids(await all_live(calls, [JANE], NOW)) == ["jane1"]
+    assert await all_live(calls, [ANNA], NOW) == []
+
+
+async def test_live_calls_after_reads_on_from_the_call_given_in_publication_then_id_order(calls: CallStore):
+    for call_id in ("t2", "t3", "t1"):   # three published at the same instant: their ids order them
+        await insert(calls, call_id, published=NOW + 1000)
+    await insert(calls, "first", published=NOW)
+    await insert(calls, "last", published=NOW + 2000)
+    first_two = await calls.live_calls_after([JOHN], NOW, None, 2)
+    assert ids(first_two) == ["first", "t1"]
+    assert ids(await calls.live_calls_after([JOHN], NOW, first_two[-1], 3)) == ["t2", "t3", "last"]
+    assert await calls.live_calls_after([JOHN], NOW, (await calls.load_call("last")), 3) == []
+    assert ids(await all_live(calls, [JOHN], NOW, limit=1)) == ["first", "t1", "t2", "t3", "last"]
 
 
 async def test_a_call_past_its_ends_at_is_no_longer_live(calls: CallStore):
@@ -139,8 +160,8 @@ async def test_a_call_past_its_ends_at_is_no_longer_live(calls: CallStore):
     await insert(calls, "open", published=NOW + 1)
     assert await page(calls, ListQuery(), now=NOW + 4999) == (2, ["short", "open"])
     assert await page(calls, ListQuery(), now=NOW + 5000) == (1, ["open"])
-    assert ids(await calls.all_live_calls([JOHN], NOW + 4999)) == ["short", "open"]
-    assert ids(await calls.all_live_calls([JOHN], NOW + 5000)) == ["open"]
+    assert ids(await all_live(calls, [JOHN], NOW + 4999)) == ["short", "open"]
+    assert ids(await all_live(calls, [JOHN], NOW + 5000)) == ["open"]
     # Until its end is written it is still there by id, and still live as stored.
     found = await calls.find_call("short", [JOHN])
     assert found is not None and found.live
@@ -301,7 +322,7 @@ async def test_purge_takes_ended_calls_oldest_first_in_batches_and_leaves_the_re
     assert await calls.find_call("e0", [JOHN]) is None
     assert [await calls.purge_ended(NOW, 2) for _ in range(3)] == [2, 1, 0]
     assert await calls.load_call("at-cutoff") is not None
-    assert ids(await calls.all_live_calls([JOHN, JANE], NOW)) == ["live"]
+    assert ids(await all_live(calls, [JOHN, JANE], NOW)) == ["live"]
     assert (await calls.find_call("live", [JANE])).live
 
 

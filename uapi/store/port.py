@@ -72,8 +72,11 @@ class CallStore(Protocol):
         ordered by (published, id); a call past its `ends_at` is not live."""
         ...
 
-    async def all_live_calls(self, extensions: Sequence[str], now: int) -> list[StoredCall]:
-        """Every live call of `extensions`, oldest first."""
+    async def live_calls_after(self, extensions: Sequence[str], now: int, after: StoredCall | None,
+                               limit: int) -> list[StoredCall]:
+        """Up to `limit` live calls of `extensions`, oldest first (by publication, then id), from
+        the one that follows `after` in that order (None: from the oldest). A caller going
+        through them all reads one batch while it works on the one before."""
         ...
 
     async def due_calls(self, now: int, limit: int) -> list[StoredCall]:

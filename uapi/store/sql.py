@@ -29,6 +29,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -228,12 +229,15 @@ class SqlStore:
 
         return await self.db.read(read)
 
-    async def all_live_calls(self, extensions: Sequence[str], now: int) -> list[StoredCall]:
-        live = _live_ids(list(extensions), now, ListQuery(), len(extensions) > 1)
-        # One join rather than the ids and then the calls `IN` them: a bulk hang-up reads
-        # thousands, which need not fit SQLite's limit on bound parameters (32 766).
-        query = select(calls).join(live, calls.c.id == live.c.call_id).order_by(live.c.published, live.c.call_id)
-        return await self.db.read(lambda conn: [_row_to_call(row) for row in conn.execute(query).all()])
+    async def live_calls_after(self, extensions: Sequence[str], now: int, after: StoredCall | None,
+                               limit: int) -> list[StoredCall]:
+        # Keyset paging on (published, call_id), the order of ix_call_members_live, so each batch
+        # starts where the last ended however many came before; a join, not the ids and then
+        # `IN`, so no batch size meets SQLite's limit on bound parameters.
+        params = {"extensions": list(extensions), "now": now, "limit": limit,
+                  "after_published": -1 if after is None else after.published, "after_id": "" if after is None else after.id}
+        query = _live_after(len(extensions) > 1)
+        return await self.db.read(lambda conn: [_row_to_call(row) for row in conn.execute(query, params).all()])
 
     async def due_calls(self, now: int, limit: int) -> list[StoredCall]:
         """Live calls with a deadline that has passed, for the sweeper."""
@@ -378,6 +382,16 @@ def _unfiltered_page(descending: bool, several: bool) -> tuple[Any, Any]:
     (extensions, now, start, count)."""
     live = _live_ids(bindparam("extensions", expanding=True), bindparam("now"), ListQuery(), several)
     return _page_statements(live, descending, bindparam("start"), bindparam("count"))
+
+
+@functools.cache
+def _live_after(several: bool) -> Any:
+    """live_calls_after's statement, built once with parameters bound at each run (extensions,
+    now, after_published, after_id, limit)."""
+    live = _live_ids(bindparam("extensions", expanding=True), bindparam("now"), ListQuery(), several)
+    after = tuple_(live.c.published, live.c.call_id) > tuple_(bindparam("after_published"), bindparam("after_id"))
+    return (select(calls).join(live, calls.c.id == live.c.call_id).where(after)
+            .order_by(live.c.published, live.c.call_id).limit(bindparam("limit")))
 
 
 def _page_statements(live: Any, descending: bool, start: Any, count: Any) -> tuple[Any, Any]:
