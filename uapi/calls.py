@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import Any
 
 from uapi import actions
@@ -55,6 +55,7 @@ class CallService:
         # the deadline itself, so with a real switch each call also gets an in-process alarm.
         self.alarms = DeadlineAlarms(clock, self._write_due) if LIVE in switch.capabilities else None
         self.turns = Turns()   # see uapi.turns
+        self._unfinished: set[asyncio.Task[None]] = set()   # bulk hang-up batches under way
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -208,41 +209,58 @@ class CallService:
         return await self._hang_up_all([e.extended for e in extensions], wanted)
 
     async def _hang_up_all(self, extensions: list[str], wanted: str | None) -> list[CallDoc]:
-        """Every live call of the extensions, a batch at a time (see _hang_up_batch), oldest first.
+        """Every call of the extensions live when the request came, a batch at a time (see
+        _hang_up_batch), oldest first; calls placed since are left alone.
 
         While the database writes one batch (SQLite's writer thread, or PostgreSQL) the event
         loop reads and plans the next: at most BULK_BATCHES_IN_FLIGHT batches are under way,
-        and the next batch is read only once one of them has finished. Every batch started runs
-        to its end, even when another fails or the request is cancelled: a batch stopped
-        between its write and the switch would leave calls ended in the store and live on the
-        phones."""
+        and the next batch is read only once one of them has finished. A failed batch fails the
+        request, and no batch starts after it; but every batch started runs to its end, even
+        when another fails or the request is cancelled (`close` waits for them too): a batch
+        stopped between its write and the switch would leave calls ended in the store and live
+        on the phones."""
         now = self.now_ms()
         slots = asyncio.Semaphore(BULK_BATCHES_IN_FLIGHT)
         read: list[StoredCall] = []
         hung_up: dict[str, CallDoc] = {}
+        failures: list[BaseException] = []
         tasks: list[asyncio.Task[None]] = []
 
         async def run(batch: list[StoredCall]) -> None:
             try:
+                # Results are kept here, not by the task: a finished task's result outlived the
+                # request's pause of collections (uapi.heap), and a collection then walked it.
                 hung_up.update(await self._hang_up_batch(batch, wanted))
+            except BaseException as failure:
+                failures.append(failure)
             finally:
                 slots.release()
 
         try:
-            while True:
+            while not failures:
                 await slots.acquire()
-                batch = await self.store.live_calls_after(extensions, now, read[-1] if read else None, BULK_BATCH)
+                after = (read[-1].published, read[-1].id) if read else None   # the key read up to
+                batch = [] if failures else await self.store.live_calls_after(extensions, now, after, BULK_BATCH)
                 if not batch:
                     slots.release()
                     break
                 read += batch
-                tasks.append(asyncio.create_task(run(batch)))
+                tasks.append(self._keep_until_done(run(batch)))
         finally:
-            failures = await asyncio.shield(asyncio.gather(*tasks, return_exceptions=True))
-        for failure in failures:
-            if failure is not None:
-                raise failure
+            await asyncio.shield(asyncio.gather(*tasks))
+        if failures:
+            for other in failures[1:]:
+                log.warning("bulk hang-up: another batch failed too: %s: %s", type(other).__name__,
+                            str(other).partition("\n")[0])
+            raise failures[0]
         return [hung_up[stored.id] for stored in read if stored.id in hung_up]
+
+    def _keep_until_done(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """A task `close` waits for (see _hang_up_all)."""
+        task = asyncio.create_task(work)
+        self._unfinished.add(task)
+        task.add_done_callback(self._unfinished.discard)
+        return task
 
     async def _hang_up_batch(self, batch: Sequence[StoredCall], wanted: str | None) -> dict[str, CallDoc]:
         """Hang up a batch of calls with one conditional write of them all; the calls it lost
@@ -427,6 +445,9 @@ class CallService:
             log.exception("writing the deadline of call %s failed", call_id)
 
     async def close(self) -> None:
-        """Stop the deadline alarms (the server is stopping; the sweeper of the next one takes over)."""
+        """Let the bulk hang-ups' batches under way finish, and stop the deadline alarms (the
+        server is stopping; the sweeper of the next one takes over)."""
+        if self._unfinished:
+            await asyncio.gather(*self._unfinished, return_exceptions=True)
         if self.alarms is not None:
             await self.alarms.close()

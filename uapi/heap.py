@@ -16,6 +16,7 @@ alone, 0.81 s with the thresholds below as well (10 000 as the first threshold: 
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 from collections.abc import Iterator
@@ -30,7 +31,42 @@ def settle() -> None:
     gc.set_threshold(*THRESHOLDS)
 
 
-_paused = 0   # requests under way that asked for no collections
+# A pause lasts this long at most, however slow the requests that asked for it (a database
+# waiting on a lock) or however many overlap: collections then resume until the last ends.
+PAUSE_LIMIT_SECONDS = 5.0
+
+
+class _Pause:
+    """The one pause of collections of this process, shared by the requests that asked for it."""
+
+    def __init__(self) -> None:
+        self.holders = 0
+        self.was_enabled = True
+        self.limit: asyncio.TimerHandle | None = None
+
+    def enter(self) -> None:
+        if self.holders == 0:
+            self.was_enabled = gc.isenabled()
+            gc.disable()
+            try:
+                self.limit = asyncio.get_running_loop().call_later(PAUSE_LIMIT_SECONDS, self.resume)
+            except RuntimeError:   # no event loop: nothing could end a long pause, so none is bounded
+                self.limit = None
+        self.holders += 1
+
+    def leave(self) -> None:
+        self.holders -= 1
+        if self.holders == 0:
+            if self.limit is not None:
+                self.limit.cancel()
+            self.resume()
+
+    def resume(self) -> None:
+        if self.was_enabled:   # a process that runs without collections stays without
+            gc.enable()
+
+
+_PAUSE = _Pause()
 
 
 @contextlib.contextmanager
@@ -41,16 +77,12 @@ def collections_paused() -> Iterator[None]:
     Each young collection walks every object made since the last one that is still alive; with
     10 000 documents alive until the answer is sent, the four collections such a hang-up set off
     took 86-168 ms of its 0.5-0.7 s (measured with gc.callbacks). Reference counting frees
-    those documents when the request ends, so they need never be walked at all. Requests that
-    overlap keep collections paused until the last of them ends; garbage cycles made meanwhile
-    wait for the next collection, a second at most later."""
-    global _paused
-    if _paused == 0:
-        gc.disable()
-    _paused += 1
+    those documents when the request ends, so they need never be walked at all: the request
+    must drop them before it leaves the pause. Requests that overlap keep collections paused
+    until the last of them ends, and PAUSE_LIMIT_SECONDS at most; garbage cycles made meanwhile
+    wait for the next collection."""
+    _PAUSE.enter()
     try:
         yield
     finally:
-        _paused -= 1
-        if _paused == 0:
-            gc.enable()
+        _PAUSE.leave()

@@ -14,9 +14,10 @@ from typing import Any
 import orjson
 from connexion.jsonifier import Jsonifier
 
-# Keys that are not strings (a YAML `200:` in the spec served at /openapi.json) are written as
-# strings, as the standard encoder does; a naive datetime is taken as UTC.
-OPTIONS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS | orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z
+# A naive datetime is taken as UTC. Unlike the standard encoder, orjson writes UTC as `Z`, NaN
+# as null, refuses integers past 64 bits and keys that are not strings: none of which the
+# PhoneCalls answers hold (strings, small integers, booleans, lists and objects).
+OPTIONS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z
 
 
 def _default(value: Any) -> Any:

@@ -178,27 +178,87 @@ async def test_a_bulk_hang_up_retries_the_calls_changed_under_its_batch_write_an
         kept["id"]: 2, changed["id"]: 3, ended["id"]: 2, plain["id"]: 2}
 
 
-async def test_a_bulk_batch_that_fails_fails_the_request_but_every_other_batch_is_written_and_released(
+async def test_a_bulk_batch_that_fails_fails_the_request_the_batch_under_way_beside_it_ends_and_no_other_starts(
         api, app, monkeypatch):
     monkeypatch.setattr("uapi.calls.BULK_BATCH", 2)   # three batches, two of them under way at once
     calls = [await api.create(f"55525{i:02d}") for i in range(6)]
     store, switch = app.services.store, app.services.switch
     batch_write = store.replace_calls
-    first = {calls[0]["id"], calls[1]["id"]}
+    written: list[set[str]] = []
 
-    async def failing_first(changes):
-        if {stored.id for stored, _doc, _state in changes} == first:
-            await asyncio.sleep(0.05)   # the other batches are under way meanwhile
+    async def first_fails(changes):
+        written.append({stored.id for stored, _doc, _state in changes})
+        if len(written) == 1:
             raise OperationalError("UPDATE calls", {}, Exception("disk I/O error"))
         return await batch_write(changes)
 
-    store.replace_calls = failing_first
+    store.replace_calls = first_fails
     response = await api.request("DELETE", f"{ME}/210")
     assert response.status_code == 503 and response.json()["error"]["code"] == "service_unavailable"
-    live = {c["id"]: (await store.load_call(c["id"])).live for c in calls}
-    assert live == {c["id"]: c["id"] in first for c in calls}
+    failed, beside = written   # the batch beside the failed one, already under way, ran to its end
+    ended = {c["id"] for c in calls if not (await store.load_call(c["id"])).live}
+    assert len(written) == 2 and ended == beside and len(beside) == 2 and not failed & beside
     released = {call_id for call_id, _party, command in switch.commands if command == "end"}
-    assert released == {c["id"] for c in calls} - first
+    assert released == beside
+
+
+async def test_a_bulk_hang_up_has_at_most_two_batches_under_way_and_leaves_calls_placed_meanwhile(
+        api, app, clock, monkeypatch):
+    monkeypatch.setattr("uapi.calls.BULK_BATCH", 2)
+    calls = [await api.create(f"55526{i:02d}") for i in range(9)]
+    store = app.services.store
+    batch_write = store.replace_calls
+    under_way, most, placed = 0, 0, []
+
+    async def counting(changes):
+        nonlocal under_way, most
+        under_way += 1
+        most = max(most, under_way)
+        if len(placed) < 2:   # a call placed while the hang-up runs, a moment after it began
+            clock.advance(0.001)
+            placed.append(await api.create(f"55527{len(placed):02d}"))
+        await asyncio.sleep(0.01)
+        try:
+            return await batch_write(changes)
+        finally:
+            under_way -= 1
+
+    store.replace_calls = counting
+    response = await api.request("DELETE", f"{ME}/210")
+    assert sorted(c["id"] for c in response.json()) == sorted(c["id"] for c in calls)
+    assert most == 2
+    assert len(placed) == 2 and [(await store.load_call(c["id"])).live for c in placed] == [True, True]
+
+
+async def test_a_bulk_hang_up_cancelled_finishes_the_batches_under_way_and_starts_no_other(
+        api, app, monkeypatch):
+    monkeypatch.setattr("uapi.calls.BULK_BATCH", 2)
+    calls = [await api.create(f"55528{i:02d}") for i in range(6)]
+    services = app.services
+    batch_write = services.store.replace_calls
+    writing, started = asyncio.Event(), set()
+
+    async def slow(changes):
+        started.update(stored.id for stored, _doc, _state in changes)
+        writing.set()
+        await asyncio.sleep(0.05)
+        return await batch_write(changes)
+
+    services.store.replace_calls = slow
+    extension = services.directory.extensions["0003*210"]
+    bulk = asyncio.create_task(services.calls.hang_up([extension], None, None))
+    await writing.wait()
+    bulk.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await bulk
+    await services.calls.close()   # waits for what is still under way, as the server does when it stops
+    ended = {c["id"] for c in calls if not (await services.store.load_call(c["id"])).live}
+    # The batches under way (one or two: the second may still have been reading) were written and
+    # released; the last was never started.
+    assert ended == started and len(ended) in (2, 4)
+    released = {call_id for call_id, _party, command in services.switch.commands if command == "end"}
+    assert released == ended
+    assert len(services.calls.turns) == 0
 
 
 async def test_ended_call_stays_readable_with_how_it_ended(api, clock):

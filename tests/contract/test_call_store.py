@@ -33,7 +33,8 @@ def ids(found: list[StoredCall]) -> list[str]:
 async def all_live(calls: CallStore, extensions: list[str], now: int, limit: int = 2) -> list[StoredCall]:
     """Every live call of `extensions`, read `limit` at a time through live_calls_after."""
     found: list[StoredCall] = []
-    while batch := await calls.live_calls_after(extensions, now, found[-1] if found else None, limit):
+    while batch := await calls.live_calls_after(extensions, now, (found[-1].published, found[-1].id) if found else None,
+                                                limit):
         assert len(batch) <= limit
         found += batch
     return found
@@ -130,17 +131,20 @@ async def test_the_live_page_filters_by_published_to_the_second(calls: CallStore
 
 
 async def test_a_call_on_several_of_the_extensions_is_listed_once(calls: CallStore):
+    await insert(calls, "john", published=NOW - 1000, members=(JOHN,))
     await insert(calls, "both", published=NOW, members=(JOHN, JANE))
     await insert(calls, "jane", published=NOW + 1000, members=(JANE,))
-    assert await page(calls, ListQuery(), extensions=(JOHN, JANE)) == (2, ["both", "jane"])
-    assert ids(await all_live(calls, [JOHN, JANE], NOW)) == ["both", "jane"]
+    assert await page(calls, ListQuery(), extensions=(JOHN, JANE)) == (3, ["john", "both", "jane"])
+    for limit in (1, 2):   # the call on both at a batch's end or inside one
+        assert ids(await all_live(calls, [JOHN, JANE], NOW + 1000, limit)) == ["john", "both", "jane"]
 
 
 async def test_the_live_calls_after_none_are_all_the_live_ones_oldest_first(calls: CallStore):
     await five_live_calls(calls)
-    assert ids(await all_live(calls, [JOHN], NOW)) == PAGE_IDS
-    assert ids(await all_live(calls, [JANE], NOW)) == ["jane1"]
-    assert await all_live(calls, [ANNA], NOW) == []
+    later = NOW + 4000   # the last of them published
+    assert ids(await all_live(calls, [JOHN], later)) == PAGE_IDS
+    assert ids(await all_live(calls, [JANE], later)) == ["jane1"]
+    assert await all_live(calls, [ANNA], later) == []
 
 
 async def test_live_calls_after_reads_on_from_the_call_given_in_publication_then_id_order(calls: CallStore):
@@ -148,11 +152,14 @@ async def test_live_calls_after_reads_on_from_the_call_given_in_publication_then
         await insert(calls, call_id, published=NOW + 1000)
     await insert(calls, "first", published=NOW)
     await insert(calls, "last", published=NOW + 2000)
-    first_two = await calls.live_calls_after([JOHN], NOW, None, 2)
+    later = NOW + 2000   # when the caller started reading
+    first_two = await calls.live_calls_after([JOHN], later, None, 2)
     assert ids(first_two) == ["first", "t1"]
-    assert ids(await calls.live_calls_after([JOHN], NOW, first_two[-1], 3)) == ["t2", "t3", "last"]
-    assert await calls.live_calls_after([JOHN], NOW, (await calls.load_call("last")), 3) == []
-    assert ids(await all_live(calls, [JOHN], NOW, limit=1)) == ["first", "t1", "t2", "t3", "last"]
+    assert ids(await calls.live_calls_after([JOHN], later, (NOW + 1000, "t1"), 3)) == ["t2", "t3", "last"]
+    assert await calls.live_calls_after([JOHN], later, (NOW + 2000, "last"), 3) == []
+    assert ids(await all_live(calls, [JOHN], later, limit=1)) == ["first", "t1", "t2", "t3", "last"]
+    # Calls published after the caller started are not its business.
+    assert ids(await all_live(calls, [JOHN], NOW + 1000)) == ["first", "t1", "t2", "t3"]
 
 
 async def test_a_call_past_its_ends_at_is_no_longer_live(calls: CallStore):
@@ -322,7 +329,7 @@ async def test_purge_takes_ended_calls_oldest_first_in_batches_and_leaves_the_re
     assert await calls.find_call("e0", [JOHN]) is None
     assert [await calls.purge_ended(NOW, 2) for _ in range(3)] == [2, 1, 0]
     assert await calls.load_call("at-cutoff") is not None
-    assert ids(await all_live(calls, [JOHN, JANE], NOW)) == ["live"]
+    assert ids(await all_live(calls, [JOHN, JANE], NOW + 1)) == ["live"]
     assert (await calls.find_call("live", [JANE])).live
 
 

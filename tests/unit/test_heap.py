@@ -18,23 +18,45 @@ def test_settle_freezes_start_up_and_spaces_collections():
     assert result.stdout.split() == ["0", "True", "True"]
 
 
-def test_collections_stay_paused_until_the_last_overlapping_request_ends_even_one_that_failed():
-    import gc
 
-    from uapi import heap
+PAUSE_PROBE = """
+import asyncio, gc
+from uapi import heap
 
-    assert gc.isenabled()
+def overlapping_requests_and_one_that_fails():
     first, second = heap.collections_paused(), heap.collections_paused()
     first.__enter__()
-    assert not gc.isenabled()
+    states = [gc.isenabled()]
     second.__enter__()
     first.__exit__(None, None, None)
-    assert not gc.isenabled()   # the second request still runs
+    states.append(gc.isenabled())   # the second request still runs
     try:
         with heap.collections_paused():
             raise RuntimeError("a request that fails")
     except RuntimeError:
         pass
-    assert not gc.isenabled()
+    states.append(gc.isenabled())
     second.__exit__(None, None, None)
-    assert gc.isenabled()
+    return states + [gc.isenabled()]
+
+async def a_pause_past_its_limit():
+    heap.PAUSE_LIMIT_SECONDS = 0.05
+    with heap.collections_paused():
+        states = [gc.isenabled()]
+        await asyncio.sleep(0.2)
+        states.append(gc.isenabled())   # resumed by the limit, the request still running
+    return states + [gc.isenabled()]
+
+def without_collections_before():
+    gc.disable()
+    with heap.collections_paused():
+        pass
+    return [gc.isenabled()]
+
+print(overlapping_requests_and_one_that_fails(), asyncio.run(a_pause_past_its_limit()), without_collections_before())
+"""
+
+
+def test_collections_pause_until_the_last_request_ends_for_a_bounded_time_and_come_back_as_they_were():
+    result = subprocess.run([sys.executable, "-c", PAUSE_PROBE], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.strip() == "[False, False, False, True] [False, True, True] [False]"

@@ -39,16 +39,27 @@ async def test_writers_of_different_calls_do_not_wait_for_each_other():
 
 async def test_writers_of_many_calls_taken_in_any_order_never_wait_in_a_circle():
     turns, done = Turns(), []
+    release = asyncio.Event()
+
+    async def blocker() -> None:   # holds c2 until both writers below wait for it
+        async with turns.of(["c2"]):
+            await release.wait()
 
     async def writer(name: str, call_ids: list[str]) -> None:
         async with turns.of(call_ids):
-            await asyncio.sleep(0)   # let the others take what they can meanwhile
+            await asyncio.sleep(0)
             done.append(name)
 
-    writers = [writer("up", ["c1", "c2", "c3"]), writer("down", ["c3", "c2", "c1"]),
-               writer("middle", ["c2"]), writer("twice", ["c1", "c1"])]
-    await asyncio.wait_for(asyncio.gather(*writers), 1)
-    assert sorted(done) == ["down", "middle", "twice", "up"]
+    held = asyncio.create_task(blocker())
+    await asyncio.sleep(0)
+    # Taken in the order given, `up` would hold c1 and `down` c3, each then waiting for the other.
+    writers = [asyncio.create_task(writer("up", ["c1", "c2", "c3"])),
+               asyncio.create_task(writer("down", ["c3", "c2", "c1"])),
+               asyncio.create_task(writer("twice", ["c1", "c1"]))]
+    await asyncio.sleep(0)
+    release.set()
+    await asyncio.wait_for(asyncio.gather(held, *writers), 0.5)
+    assert sorted(done) == ["down", "twice", "up"]
     assert len(turns) == 0
 
 

@@ -72,11 +72,12 @@ class CallStore(Protocol):
         ordered by (published, id); a call past its `ends_at` is not live."""
         ...
 
-    async def live_calls_after(self, extensions: Sequence[str], now: int, after: StoredCall | None,
+    async def live_calls_after(self, extensions: Sequence[str], now: int, after: tuple[int, str] | None,
                                limit: int) -> list[StoredCall]:
-        """Up to `limit` live calls of `extensions`, oldest first (by publication, then id), from
-        the one that follows `after` in that order (None: from the oldest). A caller going
-        through them all reads one batch while it works on the one before."""
+        """Up to `limit` calls of `extensions` live at `now` and published by then, oldest first
+        (by publication, then id), from the one that follows the key `after` = (published, id)
+        in that order (None: from the oldest). A caller going through them all reads one batch
+        while it works on the one before; calls placed after `now` are never among them."""
         ...
 
     async def due_calls(self, now: int, limit: int) -> list[StoredCall]:

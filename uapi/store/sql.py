@@ -229,13 +229,14 @@ class SqlStore:
 
         return await self.db.read(read)
 
-    async def live_calls_after(self, extensions: Sequence[str], now: int, after: StoredCall | None,
+    async def live_calls_after(self, extensions: Sequence[str], now: int, after: tuple[int, str] | None,
                                limit: int) -> list[StoredCall]:
         # Keyset paging on (published, call_id), the order of ix_call_members_live, so each batch
         # starts where the last ended however many came before; a join, not the ids and then
         # `IN`, so no batch size meets SQLite's limit on bound parameters.
+        after_published, after_id = (-1, "") if after is None else after
         params = {"extensions": list(extensions), "now": now, "limit": limit,
-                  "after_published": -1 if after is None else after.published, "after_id": "" if after is None else after.id}
+                  "after_published": after_published, "after_id": after_id}
         query = _live_after(len(extensions) > 1)
         return await self.db.read(lambda conn: [_row_to_call(row) for row in conn.execute(query, params).all()])
 
@@ -390,7 +391,7 @@ def _live_after(several: bool) -> Any:
     now, after_published, after_id, limit)."""
     live = _live_ids(bindparam("extensions", expanding=True), bindparam("now"), ListQuery(), several)
     after = tuple_(live.c.published, live.c.call_id) > tuple_(bindparam("after_published"), bindparam("after_id"))
-    return (select(calls).join(live, calls.c.id == live.c.call_id).where(after)
+    return (select(calls).join(live, calls.c.id == live.c.call_id).where(after, live.c.published <= bindparam("now"))
             .order_by(live.c.published, live.c.call_id).limit(bindparam("limit")))
 
 
