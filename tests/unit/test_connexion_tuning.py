@@ -49,3 +49,68 @@ def test_the_server_builds_each_handler_stack_once(tmp_path):
     assert len(operations) == 9
     assert all(isinstance(operation, connexion_tuning.CachedOperation) for operation in operations)
     assert operations[0].fn is operations[0].fn   # built once, kept
+
+
+def test_swagger_ui_middleware_is_still_a_router_in_front_of_its_next_app():
+    # Connexion 3.3: SwaggerUIMiddleware.add_api mounts each API's router (its routes: the spec's
+    # JSON and YAML, the UI page, its redirect, its static files) on `self.router`, whose
+    # default hands the request to `self.app`. PassThroughSwaggerUIMiddleware reads those routes.
+    from connexion.middleware.swagger_ui import SwaggerUIMiddleware
+    from starlette.routing import Router
+
+    assert SwaggerUIMiddleware in ConnexionMiddleware.default_middlewares
+    assert SwaggerUIMiddleware not in connexion_tuning.middlewares()
+    middleware = SwaggerUIMiddleware(app=None)
+    assert isinstance(middleware.router, Router)
+    assert middleware.router.default == middleware.default_fn
+
+
+def _swagger_middleware(tmp_path):
+    served = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}"))
+    inner = served
+    while not isinstance(inner, connexion.AsyncApp):
+        inner = inner.app
+    _app, stack = inner.middleware._build_middleware_stack()
+    (layer,) = [layer for layer in stack if isinstance(layer, connexion_tuning.PassThroughSwaggerUIMiddleware)]
+    return layer
+
+
+def test_swagger_ui_passes_the_api_requests_on_and_routes_its_own(tmp_path):
+    import asyncio
+
+    from uapi.app import SPEC_URL, UI_PATH
+
+    layer = _swagger_middleware(tmp_path)
+    assert layer._prefixes == tuple(sorted({SPEC_URL, SPEC_URL.replace(".json", ".yaml"), UI_PATH}))
+    passed, routed = [], []
+
+    async def next_app(scope, receive, send):
+        passed.append(scope)
+
+    async def router(scope, receive, send):
+        routed.append(scope["path"])
+
+    layer.app, layer.router = next_app, router
+
+    def scope(path, root_path=""):
+        return {"type": "http", "method": "GET", "path": path, "root_path": root_path, "query_string": b"",
+                "headers": []}
+
+    api_request = scope("/uapi/phoneCalls/1/2")
+    asyncio.run(layer(api_request, None, None))
+    assert passed == [api_request] and passed[0] is api_request and routed == []
+    ui_paths = [UI_PATH, UI_PATH + "/", UI_PATH + "/index.css", SPEC_URL, SPEC_URL + "/"]
+    for path in ui_paths:
+        asyncio.run(layer(scope(path), None, None))
+    asyncio.run(layer(scope("/behind" + UI_PATH + "/", root_path="/behind"), None, None))
+    assert routed == [*ui_paths, "/behind" + UI_PATH + "/"] and len(passed) == 1
+
+
+def test_swagger_ui_routes_everything_when_a_route_has_a_parameter():
+    from starlette.routing import Mount, Route
+
+    def endpoint(request):
+        return None
+
+    assert connexion_tuning._route_prefixes(Mount("/x", routes=[Route("/{name}", endpoint=endpoint)])) is None
+    assert connexion_tuning._route_prefixes(Mount("/x", routes=[Route("/y", endpoint=endpoint)])) == ["/x", "/x/y"]
