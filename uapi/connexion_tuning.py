@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import collections.abc
+import copy
 import functools
 import types
 from collections.abc import Callable
@@ -34,6 +35,11 @@ from connexion.decorators import StarletteDecorator
 from connexion.decorators.parameter import (
     CONTEXT_NAME,
     AsyncParameterDecorator,
+    _get_body_argument,
+    _get_file_arguments,
+    _get_query_defaults,
+    _get_val_from_param,
+    _query_args_helper,
     get_arguments,
     pythonic,
     unwrap_decorators,
@@ -48,15 +54,61 @@ from connexion.middleware.request_validation import (
     RequestValidationOperation,
 )
 from connexion.middleware.swagger_ui import SwaggerUIMiddleware
+from connexion.operations import OpenAPIOperation
 from connexion.security import SECURITY_HANDLERS, AbstractSecurityHandler
 from connexion.uri_parsing import OpenAPIURIParser
-from connexion.utils import extract_content_type, inspect_function_arguments
+from connexion.utils import deep_merge, extract_content_type, inspect_function_arguments
 from starlette.routing import BaseRoute, Mount
+
+from uapi.validation import PARSED_PARAMETERS
 
 # Connexion converts every parameter name (camelCase to snake_case through `inflection`, three
 # regular expressions) on every request, several times each. The names are the spec's and the
 # request's query keys: a bounded cache answers each once (bounded: query keys come from clients).
 pythonic_name = functools.lru_cache(maxsize=1024)(pythonic)
+
+
+class OperationArguments:
+    """Connexion 3.3's `get_arguments` for one operation, with what depends only on it found once.
+
+    `get_arguments` rebuilds the operation's path and query definitions (from its parameter
+    list), its query defaults (and deep-copies them) and its body schema on every request. The
+    steps and Connexion's helpers for each are the same, in the same order; only these are kept.
+    tests/unit/test_connexion_tuning.py compares both on every operation of the contract.
+    """
+
+    def __init__(self, operation: Any) -> None:
+        self.operation = operation
+        parameters = operation.parameters
+        self.path_definitions = {param["name"]: param for param in parameters if param["in"] == "path"}
+        self.query_definitions = {param["name"]: param for param in parameters if param["in"] == "query"}
+        self.query_defaults = _get_query_defaults(self.query_definitions)
+        # A default of an immutable type is shared safely; any other is copied, as Connexion does.
+        self.copy_defaults = not all(type(value) in (int, float, str, bool, type(None))
+                                     for value in self.query_defaults.values())
+        self.trace = operation.method.upper() == "TRACE"
+        # Without a request body, the body schema is {} whatever the content type.
+        self.body_schema: dict[str, Any] | None = None if operation.is_request_body_defined else {}
+
+    def __call__(self, *, path_params: dict[str, Any], query_params: dict[str, Any], body: Any, files: Any,
+                 arguments: list[str], has_kwargs: bool, sanitize: Callable[[str], str],
+                 content_type: str) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        definitions = self.path_definitions
+        for name, value in path_params.items():   # Connexion's _get_path_arguments
+            found[sanitize(name)] = _get_val_from_param(value, definitions[name]) if name in definitions else value
+        defaults = self.query_defaults
+        query_arguments = copy.deepcopy(defaults) if self.copy_defaults else dict(defaults)
+        query_arguments = deep_merge(query_arguments, query_params)
+        found.update(_query_args_helper(self.query_definitions, query_arguments, arguments, has_kwargs, sanitize))
+        if self.trace:
+            return found
+        operation = self.operation
+        found.update(_get_body_argument(body, operation=operation, arguments=arguments, has_kwargs=has_kwargs,
+                                        sanitize=sanitize, content_type=content_type))
+        body_schema = self.body_schema if self.body_schema is not None else operation.body_schema(content_type)
+        found.update(_get_file_arguments(files, arguments, body_schema, has_kwargs))
+        return found
 
 
 class OperationParameterDecorator(AsyncParameterDecorator):  # type: ignore[misc]
@@ -80,17 +132,34 @@ class OperationParameterDecorator(AsyncParameterDecorator):  # type: ignore[misc
         arguments, has_kwargs = inspect_function_arguments(unwrap_decorators(function))
         sanitize = self.sanitize_fn
         wants_context = CONTEXT_NAME in arguments
+        # Connexion's _maybe_get_body reads the body when the handler takes the body's argument
+        # (`x-body-name`, default "body"): an OpenAPI operation without a request body has that
+        # name whatever the content type, so whether to read it is known now.
+        body_read: bool | None = None
+        if isinstance(spec_operation, OpenAPIOperation) and not spec_operation.is_request_body_defined:
+            body_read = sanitize(spec_operation.body_name("")) in arguments or has_kwargs
+        build_arguments = (OperationArguments(spec_operation) if isinstance(spec_operation, OpenAPIOperation)
+                           else functools.partial(get_arguments, spec_operation))
 
         @functools.wraps(function)
         async def wrapper(request: Any) -> Any:
-            body = self._maybe_get_body(request, arguments=arguments, has_kwargs=has_kwargs)
-            while asyncio.iscoroutine(body):
-                body = await body
+            if body_read is False:
+                body = None
+            else:
+                body = self._maybe_get_body(request, arguments=arguments, has_kwargs=has_kwargs)
+                while asyncio.iscoroutine(body):
+                    body = await body
             mimetype = request.mimetype
             files = await request.files() if mimetype in FORM_CONTENT_TYPES else {}
-            found = get_arguments(spec_operation, path_params=request.path_params, query_params=request.query_params,
-                                  body=body, files=files, arguments=arguments, has_kwargs=has_kwargs,
-                                  sanitize=sanitize, content_type=mimetype)
+            # What parameter validation parsed from this scope (the same URI parsing of the same
+            # operation's parameters), or, for what it did not, the request's own parsing.
+            parsed = request.scope.get(PARSED_PARAMETERS) or {}
+            path_params = parsed.get("path")
+            query_params = parsed.get("query")
+            found = build_arguments(path_params=request.path_params if path_params is None else path_params,
+                                    query_params=request.query_params if query_params is None else query_params,
+                                    body=body, files=files, arguments=arguments, has_kwargs=has_kwargs,
+                                    sanitize=sanitize, content_type=mimetype)
             kwargs = {sanitize(name): value for name, value in found.items()}
             for name, value in _context.get().items():   # what the security handlers left (token_info, user)
                 if has_kwargs or name in arguments:

@@ -21,6 +21,9 @@ from jsonschema.exceptions import best_match
 from uapi.errors import bad_request
 
 REQUEST_INVALID = "request_invalid"
+# Scope key under which parameter validation leaves the query and path parameters it parsed
+# (Connexion's URI parser, the operation's own), for the handler's arguments to reuse.
+PARSED_PARAMETERS = "uapi.parsed_parameters"
 # NUL and lone surrogates: valid in a Python str (JSON's "\u0000", "\ud800"), but PostgreSQL text
 # and JSONB cannot hold them (UntranslatableCharacter) and UTF-8 cannot encode a lone surrogate.
 # No field of the contract has a use for them, so they are refused like any malformed value.
@@ -175,11 +178,12 @@ class UapiParameterValidator(ParameterValidator):  # type: ignore[misc]  # conne
         if self.strict_validation:   # the extra-parameter check first, as Connexion does
             super().validate_request(request)
             return
+        parsed: dict[str, Any] = {}
         for place in ("query", "path"):
             compiled = self._compiled[place]
             if not compiled:
                 continue
-            values = request.query_params if place == "query" else request.path_params
+            values = parsed[place] = request.query_params if place == "query" else request.path_params
             for param, name, check in compiled:
                 value = values.get(name)
                 if check is None or not check(value):
@@ -191,6 +195,7 @@ class UapiParameterValidator(ParameterValidator):  # type: ignore[misc]  # conne
                 error = validate(param, request)
                 if error:
                     raise BadRequestProblem(detail=error)
+        request.scope[PARSED_PARAMETERS] = parsed
 
     @staticmethod
     def validate_parameter(parameter_type: str, value: Any, param: dict[str, Any], param_name: str | None = None) -> None:

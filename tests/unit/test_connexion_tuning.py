@@ -114,3 +114,52 @@ def test_swagger_ui_routes_everything_when_a_route_has_a_parameter():
 
     assert connexion_tuning._route_prefixes(Mount("/x", routes=[Route("/{name}", endpoint=endpoint)])) is None
     assert connexion_tuning._route_prefixes(Mount("/x", routes=[Route("/y", endpoint=endpoint)])) == ["/x", "/x/y"]
+
+
+def outcome(function, **given):
+    try:
+        return function(**given)
+    except Exception as exc:   # both must fail alike (a value the type cannot take)
+        return type(exc), str(exc)
+
+
+def test_operation_arguments_match_connexions_get_arguments(tmp_path):
+    import functools
+
+    from connexion.decorators.parameter import inspect_function_arguments, unwrap_decorators
+
+    served = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}"))
+    inner = served
+    while not isinstance(inner, connexion.AsyncApp):
+        inner = inner.app
+    from connexion.middleware.context import ContextMiddleware
+
+    _app, stack = inner.middleware._build_middleware_stack()
+    (context_layer,) = [layer for layer in stack if isinstance(layer, ContextMiddleware)]
+    (api,) = context_layer.apis[""]
+    checked = 0
+    for routed in api.operations.values():
+        operation = routed.operation   # the spec's operation, which the decorators see
+        arguments, _has_kwargs = inspect_function_arguments(unwrap_decorators(operation.function))
+        ours = connexion_tuning.OperationArguments(operation)
+        names = {param["in"]: [] for param in operation.parameters}
+        for param in operation.parameters:
+            names[param["in"]].append(param["name"])
+        path_params = {name: "x1" for name in names.get("path", [])}
+        query_sets = [{}, {name: "2" for name in names.get("query", [])}, {name: "true" for name in names.get("query", [])},
+                      {name: 3 for name in names.get("query", [])[:1]}, {"notInSpec": "4"}]
+        bodies = [None, {"action": "Hold"}] if operation.is_request_body_defined else [None]
+        for query_params in query_sets:
+            for body in bodies:
+                for has_kwargs in (False, True):
+                    for content_type in ("application/json", "application/x-www-form-urlencoded",
+                                         "application/octet-stream"):
+                        if operation.is_request_body_defined and content_type not in operation.consumes:
+                            continue
+                        given = dict(path_params=dict(path_params), query_params=dict(query_params), body=body,
+                                     files={}, arguments=arguments, has_kwargs=has_kwargs,
+                                     sanitize=connexion_tuning.pythonic_name, content_type=content_type)
+                        assert outcome(ours, **given) == outcome(functools.partial(get_arguments, operation),
+                                                                 **given), (operation.operation_id, given)
+                        checked += 1
+    assert checked > 50
