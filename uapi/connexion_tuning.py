@@ -31,6 +31,7 @@ from connexion.apps.asynchronous import AsyncApi, AsyncOperation
 from connexion.context import _context
 from connexion.context import context as request_context
 from connexion.context import operation as context_operation
+from connexion.datastructures import NoContent
 from connexion.decorators import StarletteDecorator
 from connexion.decorators.parameter import (
     CONTEXT_NAME,
@@ -57,7 +58,14 @@ from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.operations import OpenAPIOperation
 from connexion.security import SECURITY_HANDLERS, AbstractSecurityHandler
 from connexion.uri_parsing import OpenAPIURIParser
-from connexion.utils import deep_merge, extract_content_type, inspect_function_arguments
+from connexion.utils import (
+    deep_merge,
+    extract_content_type,
+    inspect_function_arguments,
+    is_json_mimetype,
+    split_content_type,
+)
+from python_multipart.multipart import parse_options_header
 from starlette.routing import BaseRoute, Mount
 
 from uapi.validation import PARSED_PARAMETERS
@@ -66,6 +74,22 @@ from uapi.validation import PARSED_PARAMETERS
 # regular expressions) on every request, several times each. The names are the spec's and the
 # request's query keys: a bounded cache answers each once (bounded: query keys come from clients).
 pythonic_name = functools.lru_cache(maxsize=1024)(pythonic)
+
+
+@functools.lru_cache(maxsize=256)
+def media_type_of(content_type: str) -> str:
+    """ConnexionRequest.mimetype (Connexion 3.3) of a Content-Type value, parsed once per value
+    (bounded: the values come from clients)."""
+    media_type, _ = parse_options_header(content_type)
+    return str(media_type.decode())
+
+
+@functools.lru_cache(maxsize=64)
+def is_json_media(content_type: str | None) -> bool:
+    """The response decorator's test (Connexion 3.3 `_serialize_data`) of the operation's
+    response Content-Type, once per value."""
+    media_type, _ = split_content_type(content_type)
+    return bool(is_json_mimetype(media_type))
 
 
 class OperationArguments:
@@ -149,7 +173,7 @@ class OperationParameterDecorator(AsyncParameterDecorator):  # type: ignore[misc
                 body = self._maybe_get_body(request, arguments=arguments, has_kwargs=has_kwargs)
                 while asyncio.iscoroutine(body):
                     body = await body
-            mimetype = request.mimetype
+            mimetype = media_type_of(request.content_type)
             files = await request.files() if mimetype in FORM_CONTENT_TYPES else {}
             # What parameter validation parsed from this scope (the same URI parsing of the same
             # operation's parameters), or, for what it did not, the request's own parsing.
@@ -187,9 +211,17 @@ class OperationResponseDecorator(AsyncResponseDecorator):  # type: ignore[misc]
         wrapped: Callable[..., Any] = super().__call__(function)
         return wrapped
 
+    def _serialize_data(self, data: Any, *, content_type: str) -> Any:
+        # Connexion's _serialize_data with the media type's test answered once per value.
+        if data is None or data is NoContent:
+            return None
+        if is_json_media(content_type):
+            return self.jsonifier.dumps(data)
+        return data
+
     def _infer_content_type(self, data: Any, headers: dict[str, str]) -> str | None:
         produces = self._produces if self._produces is not None else list(set(context_operation.produces))
-        declared = extract_content_type(headers)
+        declared = extract_content_type(headers) if headers else None   # no headers, none declared
         if data is not None and not produces:
             produces = ["application/json"]
         if declared:
