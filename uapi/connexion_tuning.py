@@ -23,6 +23,7 @@ import asyncio
 import collections.abc
 import copy
 import functools
+import logging
 import types
 from collections.abc import Callable
 from typing import Any
@@ -40,7 +41,6 @@ from connexion.decorators.parameter import (
     _get_file_arguments,
     _get_query_defaults,
     _get_val_from_param,
-    _query_args_helper,
     get_arguments,
     pythonic,
     unwrap_decorators,
@@ -59,10 +59,13 @@ from connexion.operations import OpenAPIOperation
 from connexion.security import SECURITY_HANDLERS, AbstractSecurityHandler
 from connexion.uri_parsing import OpenAPIURIParser
 from connexion.utils import (
+    TYPE_MAP,
+    boolean,
     deep_merge,
     extract_content_type,
     inspect_function_arguments,
     is_json_mimetype,
+    is_nullable,
     split_content_type,
 )
 from python_multipart.multipart import parse_options_header
@@ -92,6 +95,29 @@ def is_json_media(content_type: str | None) -> bool:
     return bool(is_json_mimetype(media_type))
 
 
+# Connexion's parameter decorator's logger, for the one line it writes above debug level.
+parameter_log = logging.getLogger("connexion.decorators.parameter")
+
+
+def _converter(definition: dict[str, Any]) -> Callable[[Any], Any]:
+    """Connexion 3.3's `_get_val_from_param(value, definition)` for one parameter definition.
+
+    For a schema that is neither nullable, an array nor a binary string, that function is the
+    type's cast (`TYPE_MAP`), which is taken once; any other keeps Connexion's function.
+    """
+    schema = definition.get("schema", definition)
+    kind = schema.get("type")
+    if (kind in TYPE_MAP and kind != "array" and not is_nullable(schema)
+            and not (kind == "string" and schema.get("format") == "binary")):
+        cast: Callable[[Any], Any] = TYPE_MAP[kind]
+        return cast
+    return functools.partial(_from_definition, definition=definition)
+
+
+def _from_definition(value: Any, *, definition: dict[str, Any]) -> Any:
+    return _get_val_from_param(value, definition)
+
+
 class OperationArguments:
     """Connexion 3.3's `get_arguments` for one operation, with what depends only on it found once.
 
@@ -107,6 +133,8 @@ class OperationArguments:
         self.path_definitions = {param["name"]: param for param in parameters if param["in"] == "path"}
         self.query_definitions = {param["name"]: param for param in parameters if param["in"] == "query"}
         self.query_defaults = _get_query_defaults(self.query_definitions)
+        self.path_converters = {name: _converter(param) for name, param in self.path_definitions.items()}
+        self.query_converters = {name: _converter(param) for name, param in self.query_definitions.items()}
         # A default of an immutable type is shared safely; any other is copied, as Connexion does.
         self.copy_defaults = not all(type(value) in (int, float, str, bool, type(None))
                                      for value in self.query_defaults.values())
@@ -118,13 +146,24 @@ class OperationArguments:
                  arguments: list[str], has_kwargs: bool, sanitize: Callable[[str], str],
                  content_type: str) -> dict[str, Any]:
         found: dict[str, Any] = {}
-        definitions = self.path_definitions
+        converters = self.path_converters
         for name, value in path_params.items():   # Connexion's _get_path_arguments
-            found[sanitize(name)] = _get_val_from_param(value, definitions[name]) if name in definitions else value
+            convert = converters.get(name)
+            found[sanitize(name)] = value if convert is None else convert(value)
         defaults = self.query_defaults
         query_arguments = copy.deepcopy(defaults) if self.copy_defaults else dict(defaults)
         query_arguments = deep_merge(query_arguments, query_params)
-        found.update(_query_args_helper(self.query_definitions, query_arguments, arguments, has_kwargs, sanitize))
+        converters = self.query_converters
+        for key, value in query_arguments.items():   # Connexion's _query_args_helper, without its debug lines
+            sanitized_key = sanitize(key)
+            if not has_kwargs and sanitized_key not in arguments:
+                continue
+            convert = converters.get(key)
+            if convert is None:
+                parameter_log.error("Function argument '%s' (non-sanitized: %s) not defined in specification",
+                                    sanitized_key, key)
+            else:
+                found[sanitized_key] = convert(value)
         if self.trace:
             return found
         operation = self.operation
@@ -300,6 +339,26 @@ def _remembering_signatures(handler: type[AbstractSecurityHandler]) -> type[Abst
 SECURITY_MAP = {scheme: _remembering_signatures(handler) for scheme, handler in SECURITY_HANDLERS.items()}
 
 
+# Connexion 3.3's coerce_type casts integer, number and boolean values ("object" is no scalar);
+# a value the cast refuses (ValueError, then TypeValidationError, which resolve_params ignores,
+# or TypeError) stays as it came, for validation to refuse. Any other type keeps its value.
+COERCIONS: dict[Any, Callable[[Any], Any]] = {"integer": int, "number": float, "boolean": boolean}
+_UNKNOWN: Any = object()
+_KEEP: Any = object()
+
+
+def _coercion(cast: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
+    if cast is None:
+        return _KEEP   # type: ignore[no-any-return]
+
+    def coerce(value: Any) -> Any:
+        try:
+            return cast(value)
+        except (ValueError, TypeError):
+            return value
+    return coerce
+
+
 class OnceURIParser(OpenAPIURIParser):  # type: ignore[misc]
     """Connexion's OpenAPI URI parser with its name-to-schema tables built once.
 
@@ -318,6 +377,48 @@ class OnceURIParser(OpenAPIURIParser):  # type: ignore[misc]
     def form_defns(self) -> dict[str, Any]:
         definitions: dict[str, Any] = super().form_defns
         return definitions
+
+    @functools.cached_property
+    def _no_deep_objects(self) -> bool:
+        return all(definition.get("style") != "deepObject" for definition in self.param_defns.values())
+
+    @functools.cached_property
+    def _casts(self) -> dict[str, Callable[[Any], Any] | None]:
+        """Per parameter, what `resolve_params` does to its last value when its schema is a
+        scalar one that is not nullable (None: Connexion's own path)."""
+        casts: dict[str, Callable[[Any], Any] | None] = {}
+        for name, definition in self.param_defns.items():
+            schema = definition.get("schema")
+            kind = schema.get("type") if isinstance(schema, dict) else None
+            if kind is None or kind in ("array", "object") or is_nullable(schema) or is_nullable(definition):
+                casts[name] = None
+            else:
+                casts[name] = _coercion(COERCIONS.get(kind))
+        return casts
+
+    def resolve_query(self, query_data: dict[str, Any]) -> Any:
+        # Without a deepObject parameter, `_preprocess_deep_objects` answers its input, key for
+        # key in the same order (no key is a deep object's), so it is skipped.
+        if self._no_deep_objects:
+            return self.resolve_params(query_data, "query")
+        return super().resolve_query(query_data)
+
+    def resolve_params(self, params: dict[str, Any], _in: str) -> Any:
+        """Connexion's `resolve_params` with scalar parameters cast by their kept cast."""
+        casts = self._casts
+        resolved: dict[str, Any] = {}
+        fallback: dict[str, Any] = {}
+        for name, values in params.items():
+            cast = casts.get(name, _UNKNOWN)
+            if cast is _UNKNOWN or cast is None:   # undeclared (kept as is) or not a scalar one
+                fallback[name] = values
+                resolved[name] = None   # keeps the key's place in the order
+                continue
+            value = values if _in == "path" else values[-1]
+            resolved[name] = value if cast is _KEEP else cast(value)
+        if fallback:
+            resolved.update(super().resolve_params(fallback, _in))
+        return resolved
 
 
 class OnceRequestValidationOperation(RequestValidationOperation):  # type: ignore[misc]

@@ -163,3 +163,41 @@ def test_operation_arguments_match_connexions_get_arguments(tmp_path):
                                                                  **given), (operation.operation_id, given)
                         checked += 1
     assert checked > 50
+
+
+def test_the_uri_parser_resolves_like_connexions(tmp_path):
+    from connexion.middleware.context import ContextMiddleware
+
+    served = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}"))
+    inner = served
+    while not isinstance(inner, connexion.AsyncApp):
+        inner = inner.app
+    _app, stack = inner.middleware._build_middleware_stack()
+    (context_layer,) = [layer for layer in stack if isinstance(layer, ContextMiddleware)]
+    (api,) = context_layer.apis[""]
+    samples = ["", "0", "20", "-3", "abc", "1.5", "true", "False", "null", "a,b", "0003*210"]
+    checked = 0
+    declared = {"type": "array", "items": {"type": "integer"}}
+    extra = [{"name": "listed", "in": "query", "schema": declared},
+             {"name": "nullable", "in": "query", "schema": {"type": "integer", "nullable": True}},
+             {"name": "deep", "in": "query", "style": "deepObject", "schema": {"type": "object"}}]
+    for routed in api.operations.values():
+        operation = routed.operation
+        for more in ([], extra[:2], extra):
+            parameters = [*operation.parameters, *more]
+            ours = connexion_tuning.OnceURIParser(parameters, operation.body_definition())
+            theirs = OpenAPIURIParser(parameters, operation.body_definition())
+            names = [param["name"] for param in parameters if param["in"] in ("query", "path")] + ["undeclared"]
+            for sample in samples:
+                query = {name: [sample, sample + "1"] if index % 2 else [sample]
+                         for index, name in enumerate(names)}
+                query["deep[a]"] = [sample]
+                resolved = outcome(ours.resolve_query, query_data=dict(query))
+                assert resolved == outcome(theirs.resolve_query, query_data=dict(query))
+                if isinstance(resolved, dict):   # the same keys in the same order
+                    assert list(resolved) == list(theirs.resolve_query(dict(query)))
+                path = {name: sample for name in names}
+                assert outcome(ours.resolve_path, path_data=dict(path)) == outcome(theirs.resolve_path,
+                                                                                  path_data=dict(path))
+                checked += 1
+    assert checked > 100
