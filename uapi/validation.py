@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 from connexion.datastructures import MediaTypeDict
+from connexion.exceptions import BadRequestProblem
 from connexion.validators import VALIDATOR_MAP, FormDataValidator, JSONRequestBodyValidator, ParameterValidator
 from jsonschema import Draft4Validator, ValidationError
 from jsonschema.exceptions import best_match
@@ -20,6 +21,9 @@ from jsonschema.exceptions import best_match
 from uapi.errors import bad_request
 
 REQUEST_INVALID = "request_invalid"
+# Scope key under which parameter validation leaves the query and path parameters it parsed
+# (Connexion's URI parser, the operation's own), for the handler's arguments to reuse.
+PARSED_PARAMETERS = "uapi.parsed_parameters"
 # NUL and lone surrogates: valid in a Python str (JSON's "\u0000", "\ud800"), but PostgreSQL text
 # and JSONB cannot hold them (UntranslatableCharacter) and UTF-8 cannot encode a lone surrogate.
 # No field of the contract has a use for them, so they are refused like any malformed value.
@@ -85,6 +89,67 @@ def _validator_for(schema: dict[str, Any]) -> Draft4Validator:
     return cached[1]
 
 
+# Keywords a simple parameter schema may hold and `simple_check` reads (the others are annotations
+# to Draft 4: they never fail a value). A schema with any other keyword is checked by jsonschema only.
+_ANNOTATIONS = frozenset({"description", "example", "default", "title"})
+_SIMPLE_KEYWORDS = {
+    "string": frozenset({"type", "pattern", "minLength", "maxLength", "enum"}) | _ANNOTATIONS,
+    "integer": frozenset({"type", "minimum", "maximum"}) | _ANNOTATIONS,
+    "boolean": frozenset({"type"}) | _ANNOTATIONS,
+}
+
+
+def simple_check(param: dict[str, Any]) -> Callable[[Any], bool] | None:
+    """A check compiled from a parameter's simple schema, or None when the schema is not simple.
+
+    The check answers True only for a value `UapiParameterValidator.validate_parameter` passes
+    (absent and not required; or a string the stores can keep, of the schema's lengths, matching
+    its pattern the way jsonschema does (`re.search`), among its enum; an int (not a bool) within
+    its bounds; a bool). False means "not known to be valid": the value then takes the full
+    check, which finds the failure and words it.
+    """
+    schema = param.get("schema", param)
+    if not isinstance(schema, dict):
+        return None
+    kind = schema.get("type")
+    allowed = _SIMPLE_KEYWORDS.get(kind) if isinstance(kind, str) else None
+    if allowed is None or not set(schema) <= allowed:
+        return None
+    required = bool(param.get("required"))
+    if kind == "boolean":
+        def check_boolean(value: Any) -> bool:
+            return not required if value is None else type(value) is bool
+        return check_boolean
+    if kind == "integer":
+        low, high = schema.get("minimum"), schema.get("maximum")
+        if not all(bound is None or type(bound) in (int, float) for bound in (low, high)):
+            return None
+
+        def check_integer(value: Any) -> bool:
+            if value is None:
+                return not required
+            return (type(value) is int and (low is None or value >= low)
+                    and (high is None or value <= high))
+        return check_integer
+    pattern, shortest, longest, enum = (schema.get("pattern"), schema.get("minLength"), schema.get("maxLength"),
+                                        schema.get("enum"))
+    if (pattern is not None and not isinstance(pattern, str)) \
+            or not all(length is None or type(length) is int for length in (shortest, longest)) \
+            or (enum is not None and not (isinstance(enum, list) and all(type(each) is str for each in enum))):
+        return None
+    search = re.compile(pattern).search if pattern is not None else None
+    choices = frozenset(enum) if enum is not None else None
+    unstorable = UNSTORABLE.search
+
+    def check_string(value: Any) -> bool:
+        if value is None:
+            return not required
+        return (type(value) is str and unstorable(value) is None
+                and (shortest is None or len(value) >= shortest) and (longest is None or len(value) <= longest)
+                and (search is None or search(value) is not None) and (choices is None or value in choices))
+    return check_string
+
+
 class UapiParameterValidator(ParameterValidator):  # type: ignore[misc]  # connexion ships no type information
     """Parameter checks that fail with the parameter's `x-error-code`."""
 
@@ -97,6 +162,40 @@ class UapiParameterValidator(ParameterValidator):  # type: ignore[misc]  # conne
         for param in parameters:
             unique.setdefault((param["in"], param["name"]), param)
         super().__init__(list(unique.values()), *args, **kwargs)
+        # Each query and path parameter with its check compiled once from its schema (None: the
+        # full check only). Connexion's order: query parameters, then path ones.
+        self._compiled = {place: [(param, param["name"] if place == "query" else param["name"].replace("-", "_"),
+                                   simple_check(param)) for param in self.parameters.get(place, [])]
+                          for place in ("query", "path")}
+
+    def validate_request(self, request: Any) -> None:
+        """Connexion's `validate_request`, with values a compiled check passes not checked again.
+
+        Values are read as Connexion reads them (the request's parsed and coerced query and path
+        parameters); a value the compiled check does not pass goes through `validate_parameter`,
+        which raises the error (Connexion's own handling of a returned message is kept).
+        """
+        if self.strict_validation:   # the extra-parameter check first, as Connexion does
+            super().validate_request(request)
+            return
+        parsed: dict[str, Any] = {}
+        for place in ("query", "path"):
+            compiled = self._compiled[place]
+            if not compiled:
+                continue
+            values = parsed[place] = request.query_params if place == "query" else request.path_params
+            for param, name, check in compiled:
+                value = values.get(name)
+                if check is None or not check(value):
+                    error = self.validate_parameter(place, value, param)
+                    if error:
+                        raise BadRequestProblem(detail=error)
+        for place, validate in (("header", self.validate_header_parameter), ("cookie", self.validate_cookie_parameter)):
+            for param in self.parameters.get(place, []):
+                error = validate(param, request)
+                if error:
+                    raise BadRequestProblem(detail=error)
+        request.scope[PARSED_PARAMETERS] = parsed
 
     @staticmethod
     def validate_parameter(parameter_type: str, value: Any, param: dict[str, Any], param_name: str | None = None) -> None:

@@ -13,8 +13,10 @@ From the outside in:
 6. :class:`FormFieldGuard` answers 400 for too many or too long form fields.
 7. :class:`ContentTypeGuard` drops or refuses a Content-Type that names no media type.
 
-Each guard answers its refusal with the contract's error body (`uapi.http_errors.render`, the
-one the addressed resource's operations declare) before anything behind it runs.
+The guards (3 to 7) run in sequence in one ASGI layer (:class:`~uapi.middlewares.guard.Guards`),
+each on the request as the one before left it. Each guard answers its refusal with the
+contract's error body (`uapi.http_errors.render`, the one the addressed resource's operations
+declare) before anything behind it runs.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from uapi.middlewares.body import BodyGuard
 from uapi.middlewares.canonical import CanonicalRequest
 from uapi.middlewares.content_type import ContentTypeGuard
 from uapi.middlewares.fields import FieldGuard, FormFieldGuard
+from uapi.middlewares.guard import Guards
 from uapi.middlewares.methods import MethodGuard
 from uapi.middlewares.served_app import ServedApp
 from uapi.services import Services
@@ -35,11 +38,12 @@ __all__ = ["ServedApp", "in_front_of"]
 
 def in_front_of(app: ASGIApp, services: Services, paths: SpecPaths, max_body_bytes: int,
                 field_limits: FieldLimits) -> ServedApp:
-    """`app` behind every layer above, in that order."""
-    inner: ASGIApp = ContentTypeGuard(app, paths)
-    inner = FormFieldGuard(inner, paths, max_body_bytes, field_limits)
-    inner = BodyGuard(inner, paths, max_body_bytes)
-    inner = FieldGuard(inner, paths, field_limits)
-    inner = MethodGuard(inner, paths)
-    inner = CanonicalRequest(inner)
-    return ServedApp(inner, services, paths)
+    """`app` behind every layer above, in that order (the guards, 3 to 7, in one layer)."""
+    guards = Guards(app, paths, [
+        MethodGuard(app, paths),
+        FieldGuard(app, paths, field_limits),
+        BodyGuard(app, paths, max_body_bytes),
+        FormFieldGuard(app, paths, max_body_bytes, field_limits),
+        ContentTypeGuard(app, paths),
+    ])
+    return ServedApp(CanonicalRequest(guards), services, paths)

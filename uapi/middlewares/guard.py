@@ -29,6 +29,30 @@ class Guard:
         raise NotImplementedError
 
 
+class Guards:
+    """Guards run in sequence, in one ASGI layer: each admits the request as the one before
+    left it; the first refusal answers (with the error body for the path it saw), and the app
+    behind sees the request as the last one left it. The same as nesting the guards, each
+    in front of the next, without an ASGI call per guard on every request."""
+
+    def __init__(self, app: ASGIApp, paths: SpecPaths, guards: list[Guard]) -> None:
+        self.app = app
+        self.paths = paths
+        self.guards = tuple(guards)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for guard in self.guards:
+            try:
+                scope, receive = await guard.admit(scope, receive)
+            except UapiError as error:
+                await send_error(error, guard.paths.oauth_errors(scope["path"]), send)
+                return
+        await self.app(scope, receive, send)
+
+
 def header(scope: Scope, name: bytes) -> bytes | None:
     headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
     for key, value in headers:
