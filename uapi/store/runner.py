@@ -32,6 +32,7 @@ from sqlalchemy.pool import StaticPool
 T = TypeVar("T")
 Work = Callable[[Connection], T]
 
+SQLITE_CACHE_KIB = 32 * 1024   # per connection (see _sqlite_connected)
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
@@ -158,6 +159,11 @@ def _sqlite_connected(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    # SQLite keeps 2 MiB of pages per connection by default: at 10^5 calls (a 100 MB file) a
+    # list page then read most of its pages from the OS (bench_server: 0.60 ms of CPU, 0.43 at
+    # 10^3). 32 MiB keeps the indexes and recent calls in memory (0.50 at both sizes; peak RSS
+    # 107 -> 172 MB). Memory-mapping the file instead cost writes more than it saved reads.
+    cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
     cursor.close()
 
 
