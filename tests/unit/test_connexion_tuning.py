@@ -10,6 +10,7 @@ from connexion.apps.asynchronous import AsyncOperation
 from connexion.decorators import StarletteDecorator
 from connexion.decorators.parameter import AsyncParameterDecorator, get_arguments
 from connexion.decorators.response import BaseResponseDecorator
+from connexion.middleware.context import ContextMiddleware
 from connexion.middleware.main import ConnexionMiddleware
 from connexion.middleware.request_validation import RequestValidationMiddleware, RequestValidationOperation
 from connexion.security import SECURITY_HANDLERS, AbstractSecurityHandler
@@ -38,11 +39,23 @@ def test_the_overridden_members_exist_where_the_tuning_expects_them():
     assert RequestValidationMiddleware not in connexion_tuning.middlewares()
 
 
-def test_the_server_builds_each_handler_stack_once(tmp_path):
-    served = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}"))
-    inner = served
+def _connexion_app(tmp_path):
+    """The connexion.AsyncApp inside the served app, its middleware stack built."""
+    inner = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}"))
     while not isinstance(inner, connexion.AsyncApp):
         inner = inner.app
+    return inner
+
+
+def _layer(tmp_path, kind):
+    """The one layer of type `kind` in the app's middleware stack."""
+    _app, stack = _connexion_app(tmp_path).middleware._build_middleware_stack()
+    (layer,) = [layer for layer in stack if isinstance(layer, kind)]
+    return layer
+
+
+def test_the_server_builds_each_handler_stack_once(tmp_path):
+    inner = _connexion_app(tmp_path)
     inner.middleware._build_middleware_stack()
     (api,) = inner._middleware_app.apis[""]   # base path "" -> the APIs added there
     operations = list(api.operations.values())
@@ -66,13 +79,7 @@ def test_swagger_ui_middleware_is_still_a_router_in_front_of_its_next_app():
 
 
 def _swagger_middleware(tmp_path):
-    served = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}"))
-    inner = served
-    while not isinstance(inner, connexion.AsyncApp):
-        inner = inner.app
-    _app, stack = inner.middleware._build_middleware_stack()
-    (layer,) = [layer for layer in stack if isinstance(layer, connexion_tuning.PassThroughSwaggerUIMiddleware)]
-    return layer
+    return _layer(tmp_path, connexion_tuning.PassThroughSwaggerUIMiddleware)
 
 
 def test_swagger_ui_passes_the_api_requests_on_and_routes_its_own(tmp_path):
@@ -128,15 +135,7 @@ def test_operation_arguments_match_connexions_get_arguments(tmp_path):
 
     from connexion.decorators.parameter import inspect_function_arguments, unwrap_decorators
 
-    served = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}"))
-    inner = served
-    while not isinstance(inner, connexion.AsyncApp):
-        inner = inner.app
-    from connexion.middleware.context import ContextMiddleware
-
-    _app, stack = inner.middleware._build_middleware_stack()
-    (context_layer,) = [layer for layer in stack if isinstance(layer, ContextMiddleware)]
-    (api,) = context_layer.apis[""]
+    (api,) = _layer(tmp_path, ContextMiddleware).apis[""]
     checked = 0
     for routed in api.operations.values():
         operation = routed.operation   # the spec's operation, which the decorators see
@@ -166,15 +165,7 @@ def test_operation_arguments_match_connexions_get_arguments(tmp_path):
 
 
 def test_the_uri_parser_resolves_like_connexions(tmp_path):
-    from connexion.middleware.context import ContextMiddleware
-
-    served = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}"))
-    inner = served
-    while not isinstance(inner, connexion.AsyncApp):
-        inner = inner.app
-    _app, stack = inner.middleware._build_middleware_stack()
-    (context_layer,) = [layer for layer in stack if isinstance(layer, ContextMiddleware)]
-    (api,) = context_layer.apis[""]
+    (api,) = _layer(tmp_path, ContextMiddleware).apis[""]
     samples = ["", "0", "20", "-3", "abc", "1.5", "true", "False", "null", "a,b", "0003*210"]
     checked = 0
     declared = {"type": "array", "items": {"type": "integer"}}
