@@ -40,10 +40,10 @@ def in_front_of(app: ASGIApp, services: Services, paths: SpecPaths, max_body_byt
                 field_limits: FieldLimits) -> ServedApp:
     """`app` behind every layer above, in that order (the guards, 3 to 7, in one layer)."""
     guards = Guards(app, paths, [
-        MethodGuard(app, paths),
-        FieldGuard(app, paths, field_limits),
-        BodyGuard(app, paths, max_body_bytes),
-        FormFieldGuard(app, paths, max_body_bytes, field_limits),
-        ContentTypeGuard(app, paths),
+        MethodGuard(paths),
+        FieldGuard(paths, field_limits),
+        BodyGuard(paths, max_body_bytes),
+        FormFieldGuard(paths, max_body_bytes, field_limits),
+        ContentTypeGuard(paths),
     ])
     return ServedApp(CanonicalRequest(guards), services, paths)

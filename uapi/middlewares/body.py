@@ -6,7 +6,7 @@ validators behind only read bodies that declare one.
 """
 from __future__ import annotations
 
-from starlette.types import ASGIApp, Message, Receive, Scope
+from starlette.types import Message, Receive, Scope
 
 from uapi.errors import UapiError
 from uapi.http_errors import SpecPaths
@@ -14,8 +14,8 @@ from uapi.middlewares.guard import Guard, header
 
 
 class BodyGuard(Guard):
-    def __init__(self, app: ASGIApp, paths: SpecPaths, max_body_bytes: int) -> None:
-        super().__init__(app, paths)
+    def __init__(self, paths: SpecPaths, max_body_bytes: int) -> None:
+        super().__init__(paths)
         self.max_body_bytes = max_body_bytes
 
     async def admit(self, scope: Scope, receive: Receive) -> tuple[Scope, Receive]:

@@ -2,7 +2,7 @@
 (the parsers downstream are not linear in the number of fields; see `uapi.field_limits`)."""
 from __future__ import annotations
 
-from starlette.types import ASGIApp, Receive, Scope
+from starlette.types import Receive, Scope
 
 from uapi.errors import UapiError
 from uapi.field_limits import FieldLimits
@@ -16,8 +16,8 @@ FORM_MEDIA_TYPE = b"application/x-www-form-urlencoded"
 class FieldGuard(Guard):
     """The query string's parameters."""
 
-    def __init__(self, app: ASGIApp, paths: SpecPaths, limits: FieldLimits) -> None:
-        super().__init__(app, paths)
+    def __init__(self, paths: SpecPaths, limits: FieldLimits) -> None:
+        super().__init__(paths)
         self.limits = limits
 
     async def admit(self, scope: Scope, receive: Receive) -> tuple[Scope, Receive]:
@@ -28,8 +28,8 @@ class FieldGuard(Guard):
 class FormFieldGuard(Guard):
     """A form body's fields: the body is read here (BodyGuard, in front, bounds its size)."""
 
-    def __init__(self, app: ASGIApp, paths: SpecPaths, max_body_bytes: int, limits: FieldLimits) -> None:
-        super().__init__(app, paths)
+    def __init__(self, paths: SpecPaths, max_body_bytes: int, limits: FieldLimits) -> None:
+        super().__init__(paths)
         self.max_body_bytes = max_body_bytes
         self.limits = limits
 

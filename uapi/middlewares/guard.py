@@ -9,20 +9,10 @@ from uapi.http_errors import SpecPaths, render
 
 
 class Guard:
-    def __init__(self, app: ASGIApp, paths: SpecPaths) -> None:
-        self.app = app
-        self.paths = paths   # which error body a refusal takes
+    """One check of a request; `Guards` runs them."""
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        try:
-            scope, receive = await self.admit(scope, receive)
-        except UapiError as error:
-            await send_error(error, self.paths.oauth_errors(scope["path"]), send)
-            return
-        await self.app(scope, receive, send)
+    def __init__(self, paths: SpecPaths) -> None:
+        self.paths = paths   # the contract's paths and methods, for the guards that need them
 
     async def admit(self, scope: Scope, receive: Receive) -> tuple[Scope, Receive]:
         """The request as the app behind may see it; raises the UapiError that answers it instead."""
@@ -31,13 +21,13 @@ class Guard:
 
 class Guards:
     """Guards run in sequence, in one ASGI layer: each admits the request as the one before
-    left it; the first refusal answers (with the error body for the path it saw), and the app
-    behind sees the request as the last one left it. The same as nesting the guards, each
-    in front of the next, without an ASGI call per guard on every request."""
+    left it; the first refusal answers (with the error body the path it saw takes), and the app
+    behind sees the request as the last one left it. The same as nesting the guards, each in
+    front of the next, without an ASGI call per guard on every request."""
 
     def __init__(self, app: ASGIApp, paths: SpecPaths, guards: list[Guard]) -> None:
         self.app = app
-        self.paths = paths
+        self.paths = paths   # which error body a refusal takes
         self.guards = tuple(guards)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -48,7 +38,7 @@ class Guards:
             try:
                 scope, receive = await guard.admit(scope, receive)
             except UapiError as error:
-                await send_error(error, guard.paths.oauth_errors(scope["path"]), send)
+                await send_error(error, self.paths.oauth_errors(scope["path"]), send)
                 return
         await self.app(scope, receive, send)
 
