@@ -289,8 +289,11 @@ export class UapiClient {
   /**
    * Hang up every live phone call of an extension
    *
-   * Hangs up every live call on which the extension is a party (with `@self`: any
-   * extension of the user). Never capped by a page size.
+   * Hangs up every call on which the extension is a party (with `@self`: any extension
+   * of the user) that is live when the request arrives; a call placed while it runs is
+   * left alone. Never capped by a page size. The calls are written in batches of 1000: if
+   * the database fails part-way (503), the batches already written stay hung up and
+   * asking again hangs up the rest.
    *
    * With `phoneNumber`, only the leg between that number and the extension is closed,
    * on each call where that number is a party; a call ends when fewer than two parties
